@@ -1,0 +1,28 @@
+/* cpu_ops.h — the CPU reference backend: plain fp32 C, one op per file.
+ * Signatures and layouts are those of loom_ops (ops.h); see there. GEMM-shaped
+ * work calls CBLAS (Debian's OpenBLAS) so full-size runs stay usable. */
+#ifndef LOOM_CPU_OPS_H
+#define LOOM_CPU_OPS_H
+
+#include "ops.h"
+
+loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                            const loom_tensor *residual, loom_tensor *y);
+loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                            const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p);
+loom_status loom_cpu_group_norm(const loom_tensor *x, const loom_tensor *gamma, const loom_tensor *beta,
+                                loom_tensor *y, int groups, float eps, int fuse_silu);
+loom_status loom_cpu_layer_norm(const loom_tensor *x, const loom_tensor *gamma, const loom_tensor *beta,
+                                loom_tensor *y, float eps);
+loom_status loom_cpu_attention(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                               loom_tensor *o, int heads, float scale);
+loom_status loom_cpu_geglu(const loom_tensor *x, loom_tensor *y);
+loom_status loom_cpu_unary(const loom_tensor *x, loom_tensor *y, loom_act act);
+loom_status loom_cpu_add(const loom_tensor *a, const loom_tensor *b, loom_tensor *y);
+loom_status loom_cpu_mul(const loom_tensor *a, const loom_tensor *b, loom_tensor *y);
+loom_status loom_cpu_concat(const loom_tensor *a, const loom_tensor *b, loom_tensor *y);
+loom_status loom_cpu_upsample2x(const loom_tensor *x, loom_tensor *y);
+loom_status loom_cpu_timestep_embedding(const loom_tensor *t, loom_tensor *y, const loom_timestep_params *p);
+loom_status loom_cpu_softmax(const loom_tensor *x, loom_tensor *y, float scale);
+
+#endif
