@@ -40,15 +40,28 @@ loom_status loom_fail_wrap(loom_status code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    if (old[0])
-        snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
-    else
-        snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, loom_status_name(code));
+    const char *tail = old[0] ? old : loom_status_name(code);
+    size_t n = strlen(prefix), m = strlen(tail);
+    if (n > sizeof err_buf - 3) n = sizeof err_buf - 3;
+    if (m > sizeof err_buf - 3 - n) m = sizeof err_buf - 3 - n;
+    memcpy(err_buf, prefix, n);
+    memcpy(err_buf + n, ": ", 2);
+    memcpy(err_buf + n + 2, tail, m);
+    err_buf[n + 2 + m] = 0;
     return code;
 }
 
 const char *loom_last_error(void) { return err_buf[0] ? err_buf : "no error message"; }
 void loom_clear_error(void) { err_buf[0] = 0; }
+
+const char *loom_printable(const char *s, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    buf[i] = 0;
+    if (s[i] && n >= 4) memcpy(buf + n - 4, "...", 4);
+    return buf;
+}
 
 /* ---- dtypes --------------------------------------------------------------- */
 
@@ -224,8 +237,13 @@ loom_status loom_tensor_to_f32(const loom_tensor *t, float *out)
         return LOOM_OK;
     }
     if (t->dtype == LOOM_F16 && loom_tensor_is_contiguous(t)) {
-        const uint16_t *h = (const uint16_t *)t->data;
-        for (int64_t i = 0; i < n; i++) out[i] = loom_f16_to_f32(h[i]);
+        /* memcpy per element: file-backed views need not be 2-byte aligned */
+        const uint8_t *h = (const uint8_t *)t->data;
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, h + 2 * i, 2);
+            out[i] = loom_f16_to_f32(v);
+        }
         return LOOM_OK;
     }
     for (int64_t i = 0; i < n; i++) out[i] = (float)loom_tensor_get(t, i);

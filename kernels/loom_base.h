@@ -43,6 +43,10 @@ loom_status loom_fail_wrap(loom_status code, const char *fmt, ...) LOOM_PRINTF(2
 const char *loom_last_error(void);
 void loom_clear_error(void);
 
+/* A string from a file made safe for a one-line message: control bytes
+ * become '?', and a name longer than the buffer is cut with "...". */
+const char *loom_printable(const char *s, char *buf, size_t n);
+
 /* Propagate a failure unchanged. */
 #define LOOM_TRY(expr)                                                         \
     do {                                                                       \

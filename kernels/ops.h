@@ -1,8 +1,8 @@
 /* ops.h — every op SD1.x needs, declared once, backend-neutral.
  *
  * Each backend fills a loom_ops table with the same signatures:
- *   - loom_ops_cpu  (kernels/cpu/*.c):  plain fp32 C, the reference;
- *   - loom_ops_cuda (kernels/cuda/*.cu): fp16/bf16 storage, fp32 accumulate.
+ *   - loom_ops_cpu  (kernels/cpu/<op>.c):  plain fp32 C, the reference;
+ *   - loom_ops_cuda (kernels/cuda/<op>.cu): fp16/bf16 storage, fp32 accumulate.
  * Model code calls ops only through a table, so the whole pipeline runs on
  * either backend. A NULL entry means "this backend does not have the op yet";
  * call through loom_op_missing() to get a clear error.

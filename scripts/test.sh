@@ -26,6 +26,6 @@ if [ "${LOOM_TEST_FAST:-0}" != 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLOOM_CUDA=OFF -DLOOM_SANITIZE=ON >/dev/null
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'loader|bad_inputs|unit|cli' || status=1
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'loader|bad_inputs|unit|cli|ops' || status=1
 fi
 exit $status

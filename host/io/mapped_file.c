@@ -13,6 +13,7 @@ loom_status loom_map_file(const char *path, loom_mapped_file *out)
 {
     out->data = NULL;
     out->size = 0;
+    out->borrowed = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return loom_fail(LOOM_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -45,7 +46,7 @@ loom_status loom_map_file(const char *path, loom_mapped_file *out)
 
 void loom_unmap_file(loom_mapped_file *m)
 {
-    if (m->data) munmap((void *)m->data, (size_t)m->size);
+    if (m->data && !m->borrowed) munmap((void *)m->data, (size_t)m->size);
     m->data = NULL;
     m->size = 0;
 }

@@ -7,6 +7,7 @@
 typedef struct loom_mapped_file {
     const uint8_t *data; /* NULL for an empty file */
     uint64_t size;
+    int borrowed;        /* 1: a caller-owned buffer (loom_tfile_open_memory), never unmapped */
 } loom_mapped_file;
 
 /* Errors name the path: "model.ckpt: cannot open: No such file or directory".

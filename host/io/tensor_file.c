@@ -24,6 +24,16 @@ static loom_status detect(const loom_tfile *tf, loom_tf_format *fmt)
         *fmt = LOOM_TF_TORCH_ZIP;
         return LOOM_OK;
     }
+    /* safetensors before the pickle test: its first byte is the low byte of
+     * the header length, which is 0x80 for one header size in 256. A legacy
+     * torch file has pickle's magic number, never '{', at offset 8. */
+    /* Bytes 4..7 of a real safetensors header length are zero (headers are
+     * far below 4 GiB); such a file goes to the parser even when its JSON is
+     * broken, so the user hears what is wrong with it rather than "unknown". */
+    if ((n >= 9 && d[8] == '{') || (n >= 8 && (d[4] | d[5] | d[6] | d[7]) == 0)) {
+        *fmt = LOOM_TF_SAFETENSORS;
+        return LOOM_OK;
+    }
     if (d[0] == 0x80)
         return loom_fail(LOOM_E_UNSUPPORTED, "%s: legacy (pre-1.6, non-zip) PyTorch format; re-save this file "
                          "with a recent PyTorch (torch.save(torch.load(f), f)) or convert it to .safetensors",
@@ -31,22 +41,18 @@ static loom_status detect(const loom_tfile *tf, loom_tf_format *fmt)
     if (n >= 262 && memcmp(d + 257, "ustar", 5) == 0)
         return loom_fail(LOOM_E_UNSUPPORTED, "%s: pre-0.4 PyTorch tar format; convert it to .safetensors with a "
                          "recent PyTorch", tf->path);
-    if (n >= 9 && d[8] == '{') {
-        *fmt = LOOM_TF_SAFETENSORS;
-        return LOOM_OK;
-    }
     if (n >= 4 && memcmp(d, "GGUF", 4) == 0)
         return loom_fail(LOOM_E_UNSUPPORTED, "%s: GGUF file; loom reads .safetensors and PyTorch .ckpt/.pt/.bin",
                          tf->path);
     if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
         return loom_fail(LOOM_E_FORMAT, "%s: this is a PNG image, not a model or adapter file", tf->path);
-    if (n >= 8 && d[0] == 8 && d[1] == 0 && d[2] == 0 && d[3] == 0)
-        return loom_fail(LOOM_E_FORMAT, "%s: not a safetensors file (header does not start with '{')", tf->path);
     return loom_fail(LOOM_E_FORMAT, "%s: unknown file type (expected .safetensors or a PyTorch zip "
                      ".ckpt/.pt/.bin)", tf->path);
 }
 
-loom_status loom_tfile_open(const char *path, loom_tfile **out)
+/* The shared body of the two open functions: `map` is either mapped from
+ * `path` (mem == NULL) or borrowed from the caller's buffer. */
+static loom_status tfile_open(const char *path, const uint8_t *mem, size_t mem_size, loom_tfile **out)
 {
     *out = NULL;
     loom_tfile *tf = calloc(1, sizeof *tf);
@@ -57,7 +63,14 @@ loom_status loom_tfile_open(const char *path, loom_tfile **out)
         free(tf);
         return loom_fail(LOOM_E_NOMEM, "%s: out of memory", path);
     }
-    loom_status s = loom_map_file(path, &tf->map);
+    loom_status s = LOOM_OK;
+    if (mem) {
+        tf->map.data = mem_size ? mem : NULL;
+        tf->map.size = mem_size;
+        tf->map.borrowed = 1;
+    } else {
+        s = loom_map_file(path, &tf->map);
+    }
     tf->file_size = tf->map.size;
     if (s == LOOM_OK) s = detect(tf, &tf->format);
     if (s == LOOM_OK) {
@@ -70,6 +83,17 @@ loom_status loom_tfile_open(const char *path, loom_tfile **out)
     }
     *out = tf;
     return LOOM_OK;
+}
+
+loom_status loom_tfile_open(const char *path, loom_tfile **out)
+{
+    return tfile_open(path, NULL, 0, out);
+}
+
+loom_status loom_tfile_open_memory(const char *name, const uint8_t *data, size_t size, loom_tfile **out)
+{
+    static const uint8_t empty[1];
+    return tfile_open(name, data ? data : empty, data ? size : 0, out);
 }
 
 void loom_tfile_close(loom_tfile *tf)

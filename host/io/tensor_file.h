@@ -70,6 +70,10 @@ typedef struct loom_tfile {
 
 /* Opens and validates `path`. On failure *out is NULL and the message names the path. */
 loom_status loom_tfile_open(const char *path, loom_tfile **out);
+/* The same for a caller-owned buffer (fuzzing, tests, files read some other
+ * way): nothing is mapped or copied, so `data` must outlive the tfile.
+ * `name` stands in for the path in messages. */
+loom_status loom_tfile_open_memory(const char *name, const uint8_t *data, size_t size, loom_tfile **out);
 void loom_tfile_close(loom_tfile *tf);
 
 /* NULL when absent. */

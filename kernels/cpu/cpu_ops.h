@@ -1,6 +1,11 @@
 /* cpu_ops.h — the CPU reference backend: plain fp32 C, one op per file.
  * Signatures and layouts are those of loom_ops (ops.h); see there. GEMM-shaped
- * work calls CBLAS (Debian's OpenBLAS) so full-size runs stay usable. */
+ * work calls CBLAS (Debian's OpenBLAS) so full-size runs stay usable.
+ *
+ * Inputs: f32, host, contiguous (cpu_check.h); anything else is refused with
+ * a one-line error, never converted silently. Threads: only inside OpenBLAS,
+ * which follows OPENBLAS_NUM_THREADS; the plain-C loops are single-threaded.
+ * Tested against PyTorch float64 in tests/ops/test_cpu_ops.c. */
 #ifndef LOOM_CPU_OPS_H
 #define LOOM_CPU_OPS_H
 

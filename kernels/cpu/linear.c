@@ -1,0 +1,40 @@
+/* linear.c — y[..., N] = x[..., K]·w[N,K]ᵀ + bias[N] + residual[..., N] (ops.h). */
+#include "cpu_check.h"
+#include "cpu_internal.h"
+#include "cpu_ops.h"
+
+loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                            const loom_tensor *residual, loom_tensor *y)
+{
+    static const char op[] = "linear";
+    LOOM_TRY(loom_cpu_check_tensor(op, "x", x));
+    LOOM_TRY(loom_cpu_check_tensor(op, "w", w));
+    LOOM_TRY(loom_cpu_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cpu_check_ndim(op, "x", x, 2, 4));
+    LOOM_TRY(loom_cpu_check_ndim(op, "w", w, 2, 2));
+    const int64_t k = x->shape[x->ndim - 1], n = w->shape[0], m = loom_cpu_rows(x);
+    if (w->shape[1] != k) {
+        char xs[96], ws[96];
+        return loom_fail(LOOM_E_INVALID, "linear: x is %s but w %s expects %lld input features",
+                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[1]);
+    }
+    int64_t yshape[LOOM_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) yshape[i] = x->shape[i];
+    yshape[x->ndim - 1] = n;
+    LOOM_TRY(loom_cpu_check_shape(op, "y", y, x->ndim, yshape));
+    LOOM_TRY(loom_cpu_check_vector(op, "bias", bias, n));
+    if (residual) {
+        LOOM_TRY(loom_cpu_check_tensor(op, "residual", residual));
+        LOOM_TRY(loom_cpu_check_shape(op, "residual", residual, x->ndim, yshape));
+    }
+    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "x", x, 0));
+    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "w", w, 0));
+    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "bias", bias, 0));
+    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    LOOM_TRY(loom_cpu_check_blas_dims(op, m, n, k));
+
+    // y[M,N] = x[M,K]·w[N,K]ᵀ + bias + residual
+    loom_cpu_gemm_nt_epilogue(m, n, k, x->data, k, w->data, bias ? bias->data : NULL,
+                              residual ? residual->data : NULL, y->data);
+    return LOOM_OK;
+}
