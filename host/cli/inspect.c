@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "inspect_report.h"
+#include "log.h"
 
 #define USAGE_LINE "usage: loom inspect FILE... [--json] [-v]\n"
 
@@ -57,7 +58,10 @@ int loom_cmd_inspect(int argc, char **argv)
         if (flags_done || a[0] != '-' || !a[1]) n_files++;
         else if (!strcmp(a, "--")) flags_done = 1;
         else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            verbose = 1;
+            loom_log_set_level(LOOM_LOG_DEBUG);
+        }
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;

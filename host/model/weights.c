@@ -1,0 +1,122 @@
+/* weights.c — see weights.h. */
+#include "weights.h"
+
+#include <string.h>
+
+#include "tensor_alloc.h"
+
+void loom_weights_init(loom_weights *w, loom_backend backend)
+{
+    memset(w, 0, sizeof *w);
+    w->backend = backend;
+}
+
+loom_status loom_weights_add(loom_weights *w, const loom_tfile *tf, loom_key_map_fn map, void *map_ctx)
+{
+    if (w->n_sources == LOOM_WEIGHTS_MAX_SOURCES)
+        return loom_fail(LOOM_E_INVALID, "too many weight files (at most %d)", LOOM_WEIGHTS_MAX_SOURCES);
+    w->sources[w->n_sources++] = (loom_weight_source){tf, map, map_ctx};
+    return LOOM_OK;
+}
+
+const char *loom_key_map_strip(void *ctx, const char *ldm_key, char *buf, size_t buf_len)
+{
+    const char *prefix = ctx;
+    size_t n = strlen(prefix);
+    (void)buf;
+    (void)buf_len;
+    return strncmp(ldm_key, prefix, n) == 0 ? ldm_key + n : NULL;
+}
+
+/* The entry holding `key` and its file, or NULL. */
+static const loom_tf_entry *find(const loom_weights *w, const char *key, const loom_tfile **tf)
+{
+    char buf[512];
+    for (int i = 0; i < w->n_sources; i++) {
+        const loom_weight_source *s = &w->sources[i];
+        const char *name = s->map ? s->map(s->map_ctx, key, buf, sizeof buf) : key;
+        if (!name) continue;
+        const loom_tf_entry *e = loom_tfile_find(s->tf, name);
+        if (e) {
+            *tf = s->tf;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static loom_status missing(const loom_weights *w, const char *key)
+{
+    return loom_fail(LOOM_E_FORMAT, "%s: missing tensor '%s'", w->n_sources ? w->sources[0].tf->path : "(no file)",
+                     key);
+}
+
+int loom_weights_has(const loom_weights *w, const char *key)
+{
+    const loom_tfile *tf;
+    return find(w, key, &tf) != NULL;
+}
+
+loom_status loom_weights_shape(const loom_weights *w, const char *key, int *ndim, int64_t shape[LOOM_MAX_DIMS])
+{
+    const loom_tfile *tf;
+    const loom_tf_entry *e = find(w, key, &tf);
+    if (!e) return missing(w, key);
+    if (e->ndim > LOOM_MAX_DIMS)
+        return loom_fail(LOOM_E_FORMAT, "%s: '%s' has %d dims", tf->path, e->name, e->ndim);
+    *ndim = e->ndim;
+    for (int i = 0; i < e->ndim; i++) shape[i] = e->shape[i];
+    return LOOM_OK;
+}
+
+loom_status loom_weights_get(loom_weights *w, const char *key, loom_weight_kind kind, int ndim, const int64_t *want,
+                             loom_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    const loom_tfile *tf;
+    const loom_tf_entry *e = find(w, key, &tf);
+    if (!e) return missing(w, key);
+    loom_tensor src;
+    LOOM_TRY(loom_tfile_tensor(tf, e, &src));
+    if (!loom_dtype_is_float(src.dtype))
+        return loom_fail(LOOM_E_FORMAT, "%s: '%s' is %s, expected a float tensor", tf->path, e->name,
+                         loom_dtype_name(src.dtype));
+    if (want) {
+        int ok = src.ndim == ndim;
+        for (int i = 0; ok && i < ndim; i++) ok = want[i] < 0 || want[i] == src.shape[i];
+        if (!ok) {
+            char a[96], b[96];
+            loom_tensor wt = loom_tensor_view(NULL, LOOM_F32, ndim, want);
+            return loom_fail(LOOM_E_FORMAT, "%s: '%s' is %s, expected %s", tf->path, e->name,
+                             loom_shape_str(&src, a, sizeof a), loom_shape_str(&wt, b, sizeof b));
+        }
+    }
+    if (w->backend != LOOM_BACKEND_CPU)
+        return loom_fail(LOOM_E_UNSUPPORTED, "weights for the %s backend come with the CUDA backend issue",
+                         loom_backend_name(w->backend));
+    if (kind == LOOM_W_CONV && src.ndim != 4)
+        return loom_fail(LOOM_E_FORMAT, "%s: '%s' should be a 4-D conv weight", tf->path, e->name);
+    int64_t shape[LOOM_MAX_DIMS];
+    for (int i = 0; i < src.ndim; i++) shape[i] = src.shape[i];
+    if (kind == LOOM_W_CONV) { /* [O, I, kh, kw] → [O, kh, kw, I] */
+        shape[1] = src.shape[2];
+        shape[2] = src.shape[3];
+        shape[3] = src.shape[1];
+    }
+    LOOM_TRY(loom_tensor_alloc(LOOM_HOST, LOOM_F32, src.ndim, shape, out));
+    if (kind == LOOM_W_CONV) {
+        /* gather through a permuted view of the source: element (o, y, x, i) is src (o, i, y, x) */
+        loom_tensor perm = src;
+        perm.shape[1] = src.shape[2]; perm.stride[1] = src.stride[2];
+        perm.shape[2] = src.shape[3]; perm.stride[2] = src.stride[3];
+        perm.shape[3] = src.shape[1]; perm.stride[3] = src.stride[1];
+        src = perm;
+    }
+    loom_status s = loom_tensor_to_f32(&src, out->data);
+    if (s != LOOM_OK) {
+        loom_tensor_free(out);
+        return s;
+    }
+    w->bytes_loaded += loom_tensor_nbytes(out);
+    return LOOM_OK;
+}
