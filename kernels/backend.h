@@ -10,6 +10,9 @@ const char *loom_backend_name(loom_backend b);
 int loom_backend_from_name(const char *s, loom_backend *out);
 const loom_ops *loom_backend_ops(loom_backend b);
 
+/* Threads the CPU backend may use (0: all cores; OpenBLAS does the GEMMs). */
+void loom_cpu_set_threads(int n);
+
 /* The CUDA architectures this binary was built for, e.g. "sm_80,sm_86,sm_89,sm_90",
  * or "none (built with LOOM_CUDA=OFF)". */
 const char *loom_cuda_built_archs(void);

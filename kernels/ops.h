@@ -101,6 +101,12 @@ typedef struct loom_ops {
 
     /* Softmax over the last dim of x[..., L], y = softmax(x·scale); in place allowed. */
     loom_status (*softmax)(const loom_tensor *x, loom_tensor *y, float scale);
+
+    /* As attention, with a causal mask: query i sees keys j ≤ i only (top-left
+     * aligned, as torch's scaled_dot_product_attention(is_causal=True)); CLIP's
+     * text transformer (addons.md §4.8). Same arguments and checks. */
+    loom_status (*attention_causal)(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                                    loom_tensor *o, int heads, float scale);
 } loom_ops;
 
 extern const loom_ops loom_ops_cpu;

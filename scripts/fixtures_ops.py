@@ -254,8 +254,9 @@ def layer_norm_cases():
 
 # ---- attention -------------------------------------------------------------------
 
-def attention_ref(q, k, v, heads, scale):
-    """softmax(q·kᵀ·scale)·v per (batch, head) in float64; q [B,Sq,H·D] etc."""
+def attention_ref(q, k, v, heads, scale, causal=False):
+    """softmax(q·kᵀ·scale)·v per (batch, head) in float64; q [B,Sq,H·D] etc.
+    causal: query i sees keys j <= i (torch's is_causal, top-left aligned)."""
     b, sq, hd = q.shape
     sk, hdv = k.shape[1], v.shape[2]
     d, dv = hd // heads, hdv // heads
@@ -265,12 +266,16 @@ def attention_ref(q, k, v, heads, scale):
     kh = k.view(b, sk, heads, d).transpose(1, 2)
     vh = v.view(b, sk, heads, dv).transpose(1, 2)
     out = torch.empty(b, heads, sq, dv, dtype=torch.float64)
+    hidden = torch.ones(sq, sk, dtype=torch.bool).triu(1) if causal else None
     for i in range(b):
         for h in range(heads):  # one head at a time: 4096x4096 float64 scores are 134 MB
-            p = torch.softmax(qh[i, h] @ kh[i, h].T * scale, dim=-1)
+            s = qh[i, h] @ kh[i, h].T * scale
+            if causal:
+                s = s.masked_fill(hidden, float("-inf"))
+            p = torch.softmax(s, dim=-1)
             out[i, h] = p @ vh[i, h]
     if sq * sk * heads * b <= 2**24:  # cross-check against torch's fused path
-        sdpa = F.scaled_dot_product_attention(qh, kh, vh, scale=scale)
+        sdpa = F.scaled_dot_product_attention(qh, kh, vh, scale=scale, is_causal=causal)
         assert torch.allclose(sdpa, out, rtol=1e-10, atol=1e-12)
     return out.transpose(1, 2).reshape(b, sq, hdv)
 
@@ -295,6 +300,26 @@ def attention_cases():
         k = c.input("k", [b, sk, heads * d])
         v = c.input("v", [b, sk, heads * dv])
         c.output(attention_ref(f64(q), f64(k), f64(v), heads, f32(scale)))
+    return f
+
+
+def attention_causal_cases():
+    """CLIP's text self-attention (addons.md §4.8): causal, Sq == Sk == 77; plus
+    Sq != Sk both ways, to pin the top-left alignment."""
+    f = OpFile("attention_causal")
+    cases = [  # name, B, Sq, Sk, heads, D, scale
+        ("small_square", 2, 7, 7, 2, 8, 0.0),
+        ("small_fewer_queries", 1, 4, 9, 3, 4, 0.3),
+        ("small_more_queries", 1, 9, 4, 1, 4, 0.0),
+        ("clip_l_77_h12_d64", 2, 77, 77, 12, 64, 0.0),
+        ("openclip_h_77_h16_d64", 1, 77, 77, 16, 64, 0.0),
+    ]
+    for name, b, sq, sk, heads, d, scale in cases:
+        c = f.case(name, {"heads": heads, "scale": scale})
+        q = c.input("q", [b, sq, heads * d], scale=4.0)
+        k = c.input("k", [b, sk, heads * d])
+        v = c.input("v", [b, sk, heads * d])
+        c.output(attention_ref(f64(q), f64(k), f64(v), heads, f32(scale), causal=True))
     return f
 
 
@@ -454,7 +479,8 @@ def softmax_cases():
 
 GENERATORS = {
     "linear": linear_cases, "conv2d": conv2d_cases, "group_norm": group_norm_cases,
-    "layer_norm": layer_norm_cases, "attention": attention_cases, "geglu": geglu_cases,
+    "layer_norm": layer_norm_cases, "attention": attention_cases, "attention_causal": attention_causal_cases,
+    "geglu": geglu_cases,
     "unary": unary_cases, "add": lambda: binary_cases("add"), "mul": lambda: binary_cases("mul"),
     "concat": concat_cases, "upsample2x": upsample2x_cases,
     "timestep_embedding": timestep_embedding_cases, "softmax": softmax_cases,

@@ -8,7 +8,9 @@ static const struct {
     const char *name, *summary;
     int (*run)(int argc, char **argv);
 } commands[] = {
+    {"generate", "text to image: -m MODEL -p PROMPT (A1111 prompt syntax, seeds and PNG info)", loom_cmd_generate},
     {"inspect", "say what a model / adapter / embedding file is", loom_cmd_inspect},
+    {"make-checkpoint", "write a random-weights SD1.x checkpoint (demo and tests)", loom_cmd_make_checkpoint},
     {"version", "print the version, CUDA architectures and the GPU found", loom_cmd_version},
 };
 
@@ -16,7 +18,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: loom <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'loom <command> --help' shows a command's options.\n");
 }
 

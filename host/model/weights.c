@@ -47,14 +47,27 @@ static const loom_tf_entry *find(const loom_weights *w, const char *key, const l
 
 static loom_status missing(const loom_weights *w, const char *key)
 {
-    return loom_fail(LOOM_E_FORMAT, "%s: missing tensor '%s'", w->n_sources ? w->sources[0].tf->path : "(no file)",
-                     key);
+    if (!w->n_sources) return loom_fail(LOOM_E_FORMAT, "(no file): missing tensor '%s'", key);
+    /* A renamed source (a diffusers folder) is told by the name it was searched for, with the LDM key. */
+    const loom_weight_source *s = &w->sources[0];
+    char buf[512];
+    const char *name = s->map ? s->map(s->map_ctx, key, buf, sizeof buf) : NULL;
+    if (name && strcmp(name, key) != 0)
+        return loom_fail(LOOM_E_FORMAT, "%s: missing tensor '%s' (%s)", s->tf->path, name, key);
+    return loom_fail(LOOM_E_FORMAT, "%s: missing tensor '%s'", s->tf->path, key);
 }
 
 int loom_weights_has(const loom_weights *w, const char *key)
 {
     const loom_tfile *tf;
     return find(w, key, &tf) != NULL;
+}
+
+const char *loom_weights_path(const loom_weights *w, const char *key)
+{
+    const loom_tfile *tf;
+    if (find(w, key, &tf)) return tf->path;
+    return w->n_sources ? w->sources[0].tf->path : "(no file)";
 }
 
 loom_status loom_weights_shape(const loom_weights *w, const char *key, int *ndim, int64_t shape[LOOM_MAX_DIMS])

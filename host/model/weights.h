@@ -51,6 +51,9 @@ loom_status loom_weights_add(loom_weights *w, const loom_tfile *tf, loom_key_map
 
 /* 1 when some source holds `key`. */
 int loom_weights_has(const loom_weights *w, const char *key);
+/* The path of the file that holds `key` (the first source's when none does),
+ * for messages about a tensor that loaded but does not fit the model. */
+const char *loom_weights_path(const loom_weights *w, const char *key);
 /* The stored shape of `key` (file order, before any permutation). */
 loom_status loom_weights_shape(const loom_weights *w, const char *key, int *ndim, int64_t shape[LOOM_MAX_DIMS]);
 

@@ -86,9 +86,13 @@ loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const lo
     if (nb == 0 || pix == 0 || o == 0) return LOOM_OK;
 
     if (kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
-        LOOM_TRY(loom_cpu_check_blas_dims(op, nb * pix, o, k));
-        // y[N·H·W, O] = x[N·H·W, I]·w[O, I]ᵀ + bias + residual
-        loom_cpu_gemm_nt_epilogue(nb * pix, o, k, xd, k, wdata, bd, rd, yd);
+        LOOM_TRY(loom_cpu_check_blas_dims(op, pix, o, k));
+        /* one GEMM per image: a sample's result must not depend on the batch
+         * it rides in (BLAS rounding varies with M), as in linear.c */
+        for (int64_t b = 0; b < nb; b++)
+            // y[H·W, O] = x[H·W, I]·w[O, I]ᵀ + bias + residual
+            loom_cpu_gemm_nt_epilogue(pix, o, k, xd + b * pix * k, k, wdata, bd, rd ? rd + b * pix * o : NULL,
+                                      yd + b * pix * o);
         return LOOM_OK;
     }
 

@@ -1,5 +1,6 @@
 /* cpu_gemm.c — the GEMM + bias + residual epilogue used by linear and conv2d. */
 #include "cpu_internal.h"
+#include "backend.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -22,4 +23,10 @@ void loom_cpu_gemm_nt_epilogue(int64_t m, int64_t n, int64_t k, const float *a, 
     // [M,K]·[N,K]ᵀ → [M,N], added onto y
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, w, (int)k,
                 1.0f, y, (int)n);
+}
+
+void loom_cpu_set_threads(int n)
+{
+    /* 0 keeps OpenBLAS's own choice (all cores, or OPENBLAS_NUM_THREADS) */
+    if (n > 0) openblas_set_num_threads(n);
 }

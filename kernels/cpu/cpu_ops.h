@@ -29,5 +29,7 @@ loom_status loom_cpu_concat(const loom_tensor *a, const loom_tensor *b, loom_ten
 loom_status loom_cpu_upsample2x(const loom_tensor *x, loom_tensor *y);
 loom_status loom_cpu_timestep_embedding(const loom_tensor *t, loom_tensor *y, const loom_timestep_params *p);
 loom_status loom_cpu_softmax(const loom_tensor *x, loom_tensor *y, float scale);
+loom_status loom_cpu_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                                      loom_tensor *o, int heads, float scale);
 
 #endif

@@ -33,8 +33,15 @@ loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const lo
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
     LOOM_TRY(loom_cpu_check_blas_dims(op, m, n, k));
 
-    // y[M,N] = x[M,K]·w[N,K]ᵀ + bias + residual
-    loom_cpu_gemm_nt_epilogue(m, n, k, x->data, k, w->data, bias ? bias->data : NULL,
-                              residual ? residual->data : NULL, y->data);
+    /* x [B, S, K] runs as B GEMMs of S rows: BLAS rounding depends on M, and
+     * an image's result must not depend on the batch it rides in (a batch
+     * equals its images rendered one by one, bit for bit on this backend). */
+    const int64_t samples = x->ndim >= 3 ? x->shape[0] : 1, per = samples ? m / samples : 0;
+    const float *xd = x->data, *rd = residual ? residual->data : NULL;
+    float *yd = y->data;
+    for (int64_t b = 0; b < samples; b++)
+        // y[S,N] = x[S,K]·w[N,K]ᵀ + bias + residual
+        loom_cpu_gemm_nt_epilogue(per, n, k, xd + b * per * k, k, w->data, bias ? bias->data : NULL,
+                                  rd ? rd + b * per * n : NULL, yd + b * per * n);
     return LOOM_OK;
 }

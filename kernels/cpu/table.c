@@ -17,4 +17,5 @@ const loom_ops loom_ops_cpu = {
     .upsample2x = loom_cpu_upsample2x,
     .timestep_embedding = loom_cpu_timestep_embedding,
     .softmax = loom_cpu_softmax,
+    .attention_causal = loom_cpu_attention_causal,
 };

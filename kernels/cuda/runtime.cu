@@ -32,6 +32,7 @@ extern "C" const loom_ops loom_ops_cuda = {
     nullptr, /* upsample2x */
     nullptr, /* timestep_embedding */
     nullptr, /* softmax */
+    nullptr, /* attention_causal */
 };
 
 extern "C" const char *loom_cuda_built_archs(void) { return LOOM_CUDA_ARCHS; }

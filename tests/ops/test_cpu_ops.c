@@ -31,7 +31,7 @@
 
 static const char *const op_names[] = {"linear", "conv2d", "group_norm", "layer_norm", "attention",
                                        "geglu", "unary", "add", "mul", "concat", "upsample2x",
-                                       "timestep_embedding", "softmax"};
+                                       "timestep_embedding", "softmax", "attention_causal"};
 #define N_OPS ((int)(sizeof op_names / sizeof op_names[0]))
 
 typedef struct test_case {
@@ -148,6 +148,9 @@ static loom_status run_op(const loom_ops *ops, const test_case *tc, loom_tensor 
     if (!strcmp(op, "attention"))
         return ops->attention(input(tc, "q"), input(tc, "k"), input(tc, "v"), y, (int)param_num(tc, "heads"),
                               (float)param_num(tc, "scale"));
+    if (!strcmp(op, "attention_causal"))
+        return ops->attention_causal(input(tc, "q"), input(tc, "k"), input(tc, "v"), y, (int)param_num(tc, "heads"),
+                                     (float)param_num(tc, "scale"));
     if (!strcmp(op, "geglu")) return ops->geglu(input(tc, "x"), y);
     if (!strcmp(op, "unary")) {
         const char *act = json_string_value(json_object_get(tc->params, "act"));

@@ -11,7 +11,7 @@
  * ops.h gains an op, so this list (and the CPU table) cannot fall behind. */
 #define LOOM_OPS_ENTRIES(X)                                                                              \
     X(linear) X(conv2d) X(group_norm) X(layer_norm) X(attention) X(geglu) X(unary) X(add) X(mul) X(concat) \
-    X(upsample2x) X(timestep_embedding) X(softmax)
+    X(upsample2x) X(timestep_embedding) X(softmax) X(attention_causal)
 #define COUNT_ENTRY(e) +1
 _Static_assert(sizeof(loom_ops) == sizeof(const char *) + (0 LOOM_OPS_ENTRIES(COUNT_ENTRY)) * sizeof(void (*)(void)),
                "ops.h changed: update LOOM_OPS_ENTRIES");
@@ -124,6 +124,8 @@ static void test_op_checks(void)
     EXPECT_FAIL(o->attention(&q, &k0, &v0, &ao, 3, 0.0f), "attention: k [1, 0, 12] has no keys");
     loom_tensor kb = t3(buf_w, 2, 7, 12);
     EXPECT_FAIL(o->attention(&q, &kb, &v, &ao, 3, 0.0f), "attention: q is [1, 5, 12] but k is [2, 7, 12]");
+    T_OK(o->attention_causal(&q, &k, &v, &ao, 3, 0.0f));
+    EXPECT_FAIL(o->attention_causal(&q, &k, &v, &ao, 5, 0.0f), "attention_causal: 5 heads do not divide q [1, 5, 12]");
 
     loom_tensor gx = t2(buf_x, 3, 7), gy2 = t2(buf_y, 3, 3);
     EXPECT_FAIL(o->geglu(&gx, &gy2), "geglu: x is [3, 7]; its last dim must be even");

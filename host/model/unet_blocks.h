@@ -1,0 +1,26 @@
+/* unet_blocks.h — the UNet's building blocks (unet_blocks.c), used by the
+ * forward pass in unet.c. Internal to host/model. Activations are NHWC f32;
+ * outputs are allocated here (tensor_alloc) and owned by the caller. */
+#ifndef LOOM_UNET_BLOCKS_H
+#define LOOM_UNET_BLOCKS_H
+
+#include "unet.h"
+
+/* Call an op through the table; a NULL entry is a clear error (ops.h). */
+#define LOOM_OP(ops, name, ...) ((ops)->name ? (ops)->name(__VA_ARGS__) : loom_op_missing((ops), #name))
+
+/* y = skip(x) + out_layers(in_layers(x) + emb_layers(emb_act)); emb_act = SiLU(emb) [B, time_embed_dim]
+ * (every ResBlock's emb_layers starts with the same SiLU, so the caller applies it once). */
+loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_ops *ops, const loom_unet_config *cfg,
+                                       const loom_tensor *x, const loom_tensor *emb_act, loom_tensor *y);
+
+/* x += proj_out(transformer_blocks(proj_in(norm(x)), context)), in place on x [B,H,W,C]. */
+loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const loom_ops *ops,
+                                          const loom_unet_config *cfg, loom_tensor *x, const loom_tensor *context);
+
+/* y = conv3×3 stride 2, pad 1 (LDM Downsample; H, W even). */
+loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y);
+/* y = conv3×3(nearest×2(x)), pad 1 (LDM Upsample). */
+loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y);
+
+#endif

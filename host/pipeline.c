@@ -1,0 +1,332 @@
+/* pipeline.c — one generation request (pipeline.h).
+ *
+ * The sampler's state x is kept in torch's layout [B, 4, h, w] (NCHW), the
+ * layout the seed-compatible RNGs draw in, so noise and x line up element for
+ * element as in A1111; the denoiser converts to the ops' NHWC around the UNet. */
+#define _POSIX_C_SOURCE 200809L
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pipeline_cond.h"
+#include "pipeline_out.h"
+#include "rng.h"
+#include "sampler.h"
+#include "schedule.h"
+#include "sd_model.h"
+#include "tensor_alloc.h"
+
+/* [B, C, hw] ↔ [B, hw, C] */
+void loom_nchw_to_nhwc(const float *src, float *dst, int64_t b, int64_t c, int64_t hw)
+{
+    for (int64_t i = 0; i < b; i++)
+        for (int64_t k = 0; k < c; k++)
+            for (int64_t p = 0; p < hw; p++) dst[(i * hw + p) * c + k] = src[(i * c + k) * hw + p];
+}
+
+void loom_nhwc_to_nchw(const float *src, float *dst, int64_t b, int64_t c, int64_t hw)
+{
+    for (int64_t i = 0; i < b; i++)
+        for (int64_t k = 0; k < c; k++)
+            for (int64_t p = 0; p < hw; p++) dst[(i * c + k) * hw + p] = src[(i * hw + p) * c + k];
+}
+
+/* ---- the denoiser: CFG around the UNet (A1111 CFGDenoiser + CompVisDenoiser) ---- */
+
+typedef struct denoiser {
+    const loom_sd_model *model;
+    const loom_ops *ops;
+    const loom_cond *cond, *uncond;
+    const loom_schedule *sched;
+    int lcm;            /* A1111's LCM output scaling */
+    double cfg_scale;
+    int64_t b, c, h, w; /* latent batch and shape */
+    int calls;          /* A1111's CFGDenoiser.step: one per model evaluation */
+    float *xin, *eps;   /* NHWC scratch for 2B images */
+    float *den_u;       /* NCHW scratch for B images */
+} denoiser;
+
+/* eps for `rows` images of d->xin starting at row `first`, all with context `ctx`. */
+static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loom_tensor *ctx, float t)
+{
+    int64_t per = d->c * d->h * d->w, S = ctx->shape[0], C = ctx->shape[1];
+    int64_t xs[4] = {rows, d->h, d->w, d->c}, ts[1] = {rows}, cs[3] = {rows, S, C};
+    loom_tensor x = loom_tensor_view(d->xin + first * per, LOOM_F32, 4, xs);
+    loom_tensor o = loom_tensor_view(d->eps + first * per, LOOM_F32, 4, xs);
+    loom_tensor tt, cx;
+    LOOM_TRY(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 1, ts, &tt));
+    loom_status s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, cs, &cx);
+    if (s == LOOM_OK) {
+        for (int64_t i = 0; i < rows; i++) {
+            ((float *)tt.data)[i] = t;
+            memcpy((float *)cx.data + i * S * C, ctx->data, (size_t)(S * C) * sizeof(float));
+        }
+        /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
+        s = loom_unet_forward(&d->model->unet, d->ops, &x, &tt, &cx, &o);
+    }
+    loom_tensor_free(&tt);
+    loom_tensor_free(&cx);
+    return s;
+}
+
+static loom_status denoise_cb(void *ctx, const float *x, double sigma, float *den, int64_t n)
+{
+    denoiser *d = ctx;
+    int64_t B = d->b, per = d->c * d->h * d->w, hw = d->h * d->w;
+    if (n != B * per) return loom_fail(LOOM_E_INVALID, "denoiser: got %lld values, expected %lld", (long long)n,
+                                       (long long)(B * per));
+    const double c_in = 1.0 / sqrt(sigma * sigma + 1.0);
+    const float t = (float)loom_schedule_sigma_to_t(d->sched, sigma);
+    const loom_tensor *cc = loom_cond_at(d->cond, d->calls), *uc = loom_cond_at(d->uncond, d->calls);
+    int use_uncond = d->cfg_scale != 1.0; /* cfg 1: uncond + (cond − uncond) = cond */
+
+    /* rows [0, B): cond; rows [B, 2B): uncond — the same scaled x */
+    loom_nchw_to_nhwc(x, d->xin, B, d->c, hw);
+    for (int64_t i = 0; i < B * per; i++) d->xin[i] = (float)(d->xin[i] * c_in);
+    if (use_uncond) memcpy(d->xin + B * per, d->xin, (size_t)(B * per) * sizeof(float));
+
+    loom_status s;
+    if (!use_uncond) {
+        s = unet_rows(d, 0, B, cc, t);
+    } else if (cc->shape[0] == uc->shape[0]) { /* one batch when the contexts have equal length */
+        int64_t S = cc->shape[0], C = cc->shape[1], per_ctx = S * C;
+        int64_t cs[2] = {S, C};
+        (void)per_ctx;
+        (void)cs;
+        s = unet_rows(d, 0, B, cc, t);
+        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, t);
+    } else {
+        s = unet_rows(d, 0, B, cc, t);
+        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, t);
+    }
+    if (s != LOOM_OK) return s;
+
+    double c_skip = 0, c_out = 1;
+    if (d->lcm) loom_schedule_lcm_scalings(d->sched, sigma, &c_skip, &c_out);
+    /* denoised = x − σ·eps (CompVisDenoiser), then LCM's c_skip·x + c_out·denoised */
+    loom_nhwc_to_nchw(d->eps, den, B, d->c, hw);
+    for (int64_t i = 0; i < B * per; i++) {
+        double v = x[i] - sigma * den[i];
+        den[i] = (float)(d->lcm ? c_skip * x[i] + c_out * v : v);
+    }
+    if (use_uncond) {
+        loom_nhwc_to_nchw(d->eps + B * per, d->den_u, B, d->c, hw);
+        for (int64_t i = 0; i < B * per; i++) {
+            double u = x[i] - sigma * d->den_u[i];
+            if (d->lcm) u = c_skip * x[i] + c_out * u;
+            /* A1111 combine_denoised: uncond + (cond − uncond)·scale */
+            den[i] = (float)(u + ((double)den[i] - u) * d->cfg_scale);
+        }
+    }
+    d->calls++;
+    return LOOM_OK;
+}
+
+/* ---- noise -------------------------------------------------------------- */
+
+static loom_status noise_cb(void *ctx, float *out, int64_t n)
+{
+    (void)n;
+    return loom_noise_next(ctx, out);
+}
+
+typedef struct seeded_ctx {
+    loom_rng *rng;
+} seeded_ctx;
+
+static loom_status randn_seeded_cb(void *ctx, uint64_t seed, float *out, int64_t n)
+{
+    seeded_ctx *c = ctx;
+    loom_rng_reseed(c->rng, seed);
+    return loom_rng_randn(c->rng, out, n);
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+typedef struct run {
+    const loom_gen_request *req;
+    loom_sampler sampler;
+    loom_scheduler scheduler;
+    loom_rng_kind rng_kind;
+    loom_schedule base, lcm;
+    const loom_schedule *sched;
+    double *sigmas;
+    int n_sigmas;
+    uint64_t seed;
+    int clip_skip;
+    loom_sd_model model;
+    int model_loaded;
+    loom_tokenizer *tok;
+    loom_cond cond, uncond;
+    const loom_ops *ops;
+    loom_gen_output out;
+} run;
+
+static loom_status check_request(run *r)
+{
+    const loom_gen_request *q = r->req;
+    loom_scheduler legacy;
+    int has_legacy = 0;
+    LOOM_TRY(loom_sampler_parse(q->sampler, &r->sampler, &legacy, &has_legacy));
+    if (q->scheduler && q->scheduler[0]) LOOM_TRY(loom_scheduler_resolve(q->scheduler, r->sampler, &r->scheduler));
+    else if (has_legacy) r->scheduler = legacy;
+    else LOOM_TRY(loom_scheduler_resolve(NULL, r->sampler, &r->scheduler));
+    LOOM_TRY(loom_rng_kind_parse(q->rng, &r->rng_kind));
+    if (q->width <= 0 || q->height <= 0 || q->width % 64 || q->height % 64)
+        return loom_fail(LOOM_E_INVALID, "size %dx%d: width and height must be positive multiples of 64", q->width,
+                         q->height);
+    if (q->steps < 1) return loom_fail(LOOM_E_INVALID, "steps must be at least 1, got %d", q->steps);
+    if (q->batch_count < 1 || q->batch_size < 1) return loom_fail(LOOM_E_INVALID, "batch count and size must be >= 1");
+    if (q->init_image) return loom_fail(LOOM_E_UNSUPPORTED, "img2img (-i) is not implemented yet");
+    LOOM_TRY(loom_gen_output_check(q));
+    if (q->backend != LOOM_BACKEND_CPU)
+        return loom_fail(LOOM_E_UNSUPPORTED, "--backend %s: the pipeline runs on the cpu backend until the CUDA "
+                         "kernels land", loom_backend_name(q->backend));
+    return LOOM_OK;
+}
+
+static uint64_t pick_seed(int64_t seed)
+{
+    if (seed >= 0) return (uint64_t)seed;
+    /* A1111: random.randrange(4294967294) */
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&v, sizeof v, 1, f) != 1) v = (uint64_t)time(NULL) * 2654435761u;
+    if (f) fclose(f);
+    return v % 4294967294u;
+}
+
+static loom_status sample_batch(run *r, int batch_index)
+{
+    const loom_gen_request *q = r->req;
+    int64_t B = q->batch_size, h = q->height / 8, w = q->width / 8, c = r->model.unet.cfg.in_channels;
+    int64_t per = c * h * w, n = B * per;
+    uint64_t seed0 = r->seed + (uint64_t)batch_index * (uint64_t)B;
+    loom_noise_cfg ncfg = {r->rng_kind, q->comfy_noise ? LOOM_NOISE_COMFY : LOOM_NOISE_A1111, seed0, (int)B, per, 0, 0};
+    loom_noise *nz = NULL;
+    float *x = malloc((size_t)n * sizeof *x);
+    denoiser d = {&r->model, r->ops, &r->cond, &r->uncond, r->sched, r->sampler == LOOM_SAMPLER_LCM, q->cfg_scale,
+                  B, c, h, w, 0, malloc((size_t)(2 * n) * sizeof(float)), malloc((size_t)(2 * n) * sizeof(float)),
+                  malloc((size_t)n * sizeof(float))};
+    uint64_t *seeds = malloc((size_t)B * sizeof *seeds);
+    seeded_ctx sc = {loom_rng_new(r->rng_kind, 0)};
+    loom_status s = LOOM_OK;
+    if (!x || !d.xin || !d.eps || !d.den_u || !seeds || !sc.rng) {
+        s = loom_fail(LOOM_E_NOMEM, "out of memory for a batch of %lld latents", (long long)B);
+        goto done;
+    }
+    if ((s = loom_noise_new(&ncfg, &nz)) != LOOM_OK) goto done;
+    if ((s = loom_noise_next(nz, x)) != LOOM_OK) goto done; /* initial noise [B,4,h,w] */
+    double scale = loom_sampler_noise_scale(r->sampler, r->sigmas, r->n_sigmas, 0);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] * scale);
+    for (int64_t i = 0; i < B; i++) seeds[i] = seed0 + (uint64_t)i;
+
+    loom_sample_job job;
+    memset(&job, 0, sizeof job);
+    job.sampler = r->sampler;
+    job.sigmas = r->sigmas;
+    job.n_sigmas = r->n_sigmas;
+    job.opts = loom_sampler_default_opts(r->sampler);
+    job.denoise = denoise_cb;
+    job.denoise_ctx = &d;
+    job.noise = noise_cb;
+    job.noise_ctx = nz;
+    if (!q->comfy_noise) { /* A1111's per-image Brownian trees for dpm++2m_sde */
+        job.seeds = seeds;
+        job.n_seeds = (int)B;
+    } else {
+        job.seeds = seeds;
+        job.n_seeds = 1;
+    }
+    job.randn_seeded = randn_seeded_cb;
+    job.randn_seeded_ctx = &sc;
+    job.on_step = loom_gen_progress;
+    job.step_ctx = &r->out;
+    loom_gen_progress_start(&r->out, r->n_sigmas - 1);
+    if ((s = loom_sample(&job, x, n)) != LOOM_OK) goto done;
+    loom_gen_progress_end(&r->out);
+    s = loom_gen_output_batch(&r->out, &r->model, r->ops, x, B, c, h, w, batch_index, seed0);
+done:
+    if (nz) loom_noise_free(nz);
+    if (sc.rng) loom_rng_free(sc.rng);
+    free(x);
+    free(d.xin);
+    free(d.eps);
+    free(d.den_u);
+    free(seeds);
+    return s;
+}
+
+loom_status loom_generate(const loom_gen_request *req)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.req = req;
+    loom_status s = check_request(&r);
+    if (s != LOOM_OK) return s;
+
+    /* prompts: extra-network tags are refused until adapters land (issue: adapters) */
+    loom_net_list nets = {0};
+    char *prompt = NULL, *negative = NULL;
+    static const char *const accepted[] = {NULL};
+    if ((s = loom_prompt_extract_networks(req->prompt, strlen(req->prompt), &prompt, NULL, &nets)) != LOOM_OK)
+        return loom_fail_wrap(s, "prompt");
+    s = loom_net_list_check(&nets, accepted, "prompt");
+    loom_net_list_free(&nets);
+    if (s == LOOM_OK &&
+        (s = loom_prompt_extract_networks(req->negative_prompt, strlen(req->negative_prompt), &negative, NULL,
+                                          &nets)) == LOOM_OK) {
+        s = loom_net_list_check(&nets, accepted, "negative prompt");
+        loom_net_list_free(&nets);
+    }
+    if (s != LOOM_OK) goto done;
+
+    loom_cpu_set_threads(req->threads);
+    r.seed = pick_seed(req->seed);
+    loom_schedule_init_sd(&r.base);
+    r.sched = &r.base;
+    if (r.sampler == LOOM_SAMPLER_LCM) { /* A1111's LCM denoiser: 50 original steps (sd_samplers_lcm.py) */
+        if ((s = loom_schedule_init_lcm(&r.lcm, &r.base, 50)) != LOOM_OK) goto done;
+        r.sched = &r.lcm;
+    }
+    if ((s = loom_sampler_sigmas(r.sched, r.sampler, r.scheduler, req->steps, &r.sigmas, &r.n_sigmas)) != LOOM_OK)
+        goto done;
+
+    if ((s = loom_tokenizer_open(NULL, &r.tok)) != LOOM_OK) goto done;
+    if (!req->model_path) {
+        s = loom_fail(LOOM_E_INVALID, "no model: pass -m FILE (scripts/demo.sh makes a demo checkpoint)");
+        goto done;
+    }
+    if ((s = loom_sd_model_load(&r.model, req->model_path, req->vae_path, req->backend)) != LOOM_OK) goto done;
+    r.model_loaded = 1;
+    r.ops = loom_backend_ops(req->backend);
+    r.clip_skip = req->clip_skip > 0 ? req->clip_skip : 1;
+    if (r.clip_skip > r.model.clip.cfg.layers) {
+        s = loom_fail(LOOM_E_INVALID, "--clip-skip %d: the text encoder has %lld layers", r.clip_skip,
+                      (long long)r.model.clip.cfg.layers);
+        goto done;
+    }
+    if ((s = loom_cond_encode(&r.model.clip, r.ops, r.tok, prompt, req->steps, r.clip_skip, &r.cond)) != LOOM_OK ||
+        (s = loom_cond_encode(&r.model.clip, r.ops, r.tok, negative, req->steps, r.clip_skip, &r.uncond)) != LOOM_OK)
+        goto done;
+    if ((s = loom_gen_output_init(&r.out, req, r.sampler, r.scheduler, r.rng_kind, r.seed, r.clip_skip, &r.model)) !=
+        LOOM_OK)
+        goto done;
+    for (int b = 0; b < req->batch_count && s == LOOM_OK; b++) s = sample_batch(&r, b);
+    if (s == LOOM_OK) s = loom_gen_output_finish(&r.out);
+done:
+    loom_gen_output_free(&r.out);
+    loom_cond_free(&r.cond);
+    loom_cond_free(&r.uncond);
+    if (r.model_loaded) loom_sd_model_free(&r.model);
+    if (r.tok) loom_tokenizer_close(r.tok);
+    free(r.sigmas);
+    free(prompt);
+    free(negative);
+    return s;
+}
