@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# The main job. Until `loom generate` lands (SD1.x pipeline issue) this
-# builds loom and shows what it makes of a sample SD1.x-architecture
-# checkpoint and a kohya-format LoRA (tests/fixtures/inspect/, made by
-# PyTorch, diffusers and the LyCORIS library). Pass files to inspect yours:
+# The main job: text to image.
 #
-#   scripts/demo.sh                       # the samples
-#   scripts/demo.sh ~/models/*.safetensors
+#   scripts/demo.sh                                   # the demo model, a 256×256 image in out/
+#   scripts/demo.sh -m model.safetensors -p "a cat"   # your checkpoint, any `loom generate` flags
+#
+# Builds loom when needed. With no -m it renders with a small demo checkpoint
+# in real SD1.x single-file format that `loom make-checkpoint --preset demo`
+# writes once (out/demo-sd1.safetensors, 15 MB): its weights are random, so
+# the picture is noise — it shows the whole pipeline (tokenizer, A1111 prompt
+# syntax, CLIP, UNet, sampler, VAE, PNG with A1111's parameters text) running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
 export PATH="$PATH:/usr/local/cuda/bin"
-if [ ! -x build/loom ]; then
+if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target loom >/dev/null
+mkdir -p out
 
-files=("$@")
-if [ ${#files[@]} -eq 0 ]; then
-  files=(tests/fixtures/inspect/sd1_tiny_fp16.safetensors tests/fixtures/inspect/lora_kohya_sd15.safetensors)
-fi
-build/loom version
-for f in "${files[@]}"; do
-  echo
-  build/loom inspect "$f"
+args=("$@")
+has_model=0
+for a in "${args[@]}"; do
+  case "$a" in -m|--model) has_model=1 ;; esac
 done
+if [ $has_model = 0 ]; then
+  [ -f out/demo-sd1.safetensors ] || build/loom make-checkpoint --preset demo --seed 1 out/demo-sd1.safetensors
+  build/loom inspect out/demo-sd1.safetensors
+  [ ${#args[@]} -eq 0 ] && args=(-p "a lighthouse on a cliff at dusk, (dramatic clouds:1.2), [oil painting|photo]"
+                                 -n "blurry, lowres" -W 256 -H 256 --steps 20 -s 42
+                                 --sampling-method "DPM++ 2M Karras" -o out/demo.png)
+  args=(-m out/demo-sd1.safetensors "${args[@]}")
+fi
+build/loom generate "${args[@]}"
