@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "loom_base.h"
 #include "tensor_file.h"
@@ -30,6 +31,23 @@ extern int t_failures, t_checks;
     do {                                                                       \
         loom_status t_s_ = (expr);                                             \
         T_CHECK(t_s_ == LOOM_OK, "%s -> %s", #expr, loom_last_error());        \
+    } while (0)
+
+/* `status` failed and the last error holds every string given, on one line. */
+#define T_EXPECT_FAILED(status, what, ...)                                                                  \
+    do {                                                                                                    \
+        const char *m_ = loom_last_error();                                                                 \
+        const char *want_[] = {__VA_ARGS__};                                                                \
+        T_CHECK((status) != LOOM_OK, "%s succeeded", what);                                                 \
+        for (size_t i_ = 0; i_ < sizeof want_ / sizeof want_[0]; i_++)                                      \
+            T_CHECK(strstr(m_, want_[i_]) != NULL, "%s: message \"%s\" lacks \"%s\"", what, m_, want_[i_]); \
+        T_CHECK(strchr(m_, '\n') == NULL, "%s: message has a newline", what);                               \
+    } while (0)
+#define T_EXPECT_FAIL(expr, ...)                                                                            \
+    do {                                                                                                    \
+        loom_clear_error();                                                                                 \
+        loom_status s_ = (expr);                                                                            \
+        T_EXPECT_FAILED(s_, #expr, __VA_ARGS__);                                                            \
     } while (0)
 
 int t_finish(const char *name);

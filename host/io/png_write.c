@@ -2,13 +2,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "png_write.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
+
+#include "atomic_write.h"
 
 #include <stb_image_write.h>
 
@@ -152,37 +151,8 @@ loom_status loom_png_encode(const uint8_t *rgb, int w, int h, const char *keywor
 
 loom_status loom_write_file_atomic(const char *path, const void *data, size_t len)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp) return loom_fail(LOOM_E_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        loom_status s = loom_fail(LOOM_E_IO, "%s: cannot write: %s", path, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    int err = left ? errno : 0;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        loom_status s = loom_fail(LOOM_E_IO, "%s: cannot write: %s", path, strerror(err));
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return LOOM_OK;
+    loom_atomic_file f;
+    LOOM_TRY(loom_atomic_open(&f, path));
+    LOOM_TRY(loom_atomic_write(&f, data, len));
+    return loom_atomic_commit(&f);
 }

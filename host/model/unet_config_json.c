@@ -13,12 +13,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "unet.h"
 
-#include <jansson.h>
+#include "json_file.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define CONFIG_MAX_BYTES (1 << 20) /* a UNet config.json is ~2 kB */
 
 typedef struct jctx {
     const char *path;
@@ -231,18 +229,9 @@ static loom_status parse(const jctx *j, loom_unet_config *c)
 loom_status loom_unet_config_from_diffusers(const char *path, loom_unet_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    struct stat st;
-    if (stat(path, &st) != 0) return loom_fail(LOOM_E_IO, "%s: cannot open the UNet config", path);
-    if (st.st_size > CONFIG_MAX_BYTES)
-        return loom_fail(LOOM_E_FORMAT, "%s: %lld bytes is too big for a config.json", path, (long long)st.st_size);
-    json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
-    if (!root) {
-        char buf[120];
-        return loom_fail(LOOM_E_FORMAT, "%s: line %d: %s", path, err.line, loom_printable(err.text, buf, sizeof buf));
-    }
-    loom_status s = json_is_object(root) ? parse(&(jctx){path, root}, cfg)
-                                         : loom_fail(LOOM_E_FORMAT, "%s: expected a JSON object", path);
+    json_t *root;
+    LOOM_TRY(loom_json_load_object(path, &root));
+    loom_status s = parse(&(jctx){path, root}, cfg);
     json_decref(root);
     return s;
 }

@@ -2,7 +2,7 @@
  * diffusers config.json, and its consistency check (vae.h). */
 #include "vae.h"
 
-#include <jansson.h>
+#include "json_file.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,10 +228,8 @@ static loom_status parse(const char *path, json_t *root, loom_vae_config *c)
 loom_status loom_vae_config_from_diffusers(const char *path, loom_vae_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    json_error_t err;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (!root && err.line < 1) return loom_fail(LOOM_E_IO, "%s: %s", path, err.text);
-    if (!root) return loom_fail(LOOM_E_FORMAT, "%s: %s (line %d)", path, err.text, err.line);
+    json_t *root;
+    LOOM_TRY(loom_json_load_object(path, &root));
     loom_status s = parse(path, root, cfg);
     json_decref(root);
     return s;

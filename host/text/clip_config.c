@@ -2,7 +2,7 @@
  * shapes, from a transformers config.json, and its consistency check (clip.h). */
 #include "clip.h"
 
-#include <jansson.h>
+#include "json_file.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,10 +142,8 @@ static loom_status parse(const char *path, json_t *root, loom_clip_config *c)
 loom_status loom_clip_config_from_diffusers(const char *path, loom_clip_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    json_error_t err;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (!root && err.line < 1) return loom_fail(LOOM_E_IO, "%s: %s", path, err.text);
-    if (!root) return loom_fail(LOOM_E_FORMAT, "%s: %s (line %d)", path, err.text, err.line);
+    json_t *root;
+    LOOM_TRY(loom_json_load_object(path, &root));
     loom_status s = parse(path, root, cfg);
     json_decref(root);
     return s;

@@ -79,3 +79,15 @@ loom_tfile *st_open(st_build *b, const char *name, uint8_t **image)
     if (*image) T_OK(loom_tfile_open_memory(name, *image, size, &tf));
     return tf;
 }
+
+static const char *drop_one(void *ctx, const char *name, char *buf, size_t n)
+{
+    (void)buf;
+    (void)n;
+    return strcmp(name, (const char *)ctx) == 0 ? NULL : name;
+}
+
+void st_copy_without(st_build *b, const loom_tfile *src, const char *key)
+{
+    st_copy(b, src, drop_one, (void *)key);
+}

@@ -27,6 +27,8 @@ void st_init(st_build *b);
 void st_add(st_build *b, const char *name, loom_dtype dtype, int ndim, const int64_t *shape, const void *bytes);
 /* Adds every tensor of src (a safetensors file), renamed by fn (NULL: keep names). */
 void st_copy(st_build *b, const loom_tfile *src, st_rename_fn fn, void *ctx);
+/* Copies every tensor of src except `key`. */
+void st_copy_without(st_build *b, const loom_tfile *src, const char *key);
 /* The file image (malloc'd; *size set), or NULL on failure; b is reset. */
 uint8_t *st_finish(st_build *b, size_t *size);
 
