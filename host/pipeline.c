@@ -165,6 +165,8 @@ typedef struct run {
     loom_cond cond, uncond;
     const loom_ops *ops;
     loom_gen_output out;
+    int width, height;    /* the request's, or the init image's */
+    float *init_latent;   /* img2img: [4, h, w] NCHW, scaled by the VAE factor */
 } run;
 
 static loom_status check_request(run *r)
@@ -177,12 +179,17 @@ static loom_status check_request(run *r)
     else if (has_legacy) r->scheduler = legacy;
     else LOOM_TRY(loom_scheduler_resolve(NULL, r->sampler, &r->scheduler));
     LOOM_TRY(loom_rng_kind_parse(q->rng, &r->rng_kind));
-    if (q->width <= 0 || q->height <= 0 || q->width % 64 || q->height % 64)
+    /* img2img takes its size from the image unless -W/-H were given (0 here) */
+    if (!(q->init_image && q->width == 0 && q->height == 0) &&
+        (q->width <= 0 || q->height <= 0 || q->width % 64 || q->height % 64))
         return loom_fail(LOOM_E_INVALID, "size %dx%d: width and height must be positive multiples of 64", q->width,
                          q->height);
     if (q->steps < 1) return loom_fail(LOOM_E_INVALID, "steps must be at least 1, got %d", q->steps);
     if (q->batch_count < 1 || q->batch_size < 1) return loom_fail(LOOM_E_INVALID, "batch count and size must be >= 1");
-    if (q->init_image) return loom_fail(LOOM_E_UNSUPPORTED, "img2img (-i) is not implemented yet");
+    if (q->init_image && r->sampler == LOOM_SAMPLER_DDIM)
+        return loom_fail(LOOM_E_UNSUPPORTED, "img2img with ddim is not supported yet; pick another sampler");
+    if (q->init_image && !(q->strength > 0 && q->strength <= 1))
+        return loom_fail(LOOM_E_INVALID, "--strength %g: must be in (0, 1]", q->strength);
     LOOM_TRY(loom_gen_output_check(q));
     if (q->backend != LOOM_BACKEND_CPU)
         return loom_fail(LOOM_E_UNSUPPORTED, "--backend %s: the pipeline runs on the cpu backend until the CUDA "
@@ -204,7 +211,7 @@ static uint64_t pick_seed(int64_t seed)
 static loom_status sample_batch(run *r, int batch_index)
 {
     const loom_gen_request *q = r->req;
-    int64_t B = q->batch_size, h = q->height / 8, w = q->width / 8, c = r->model.unet.cfg.in_channels;
+    int64_t B = q->batch_size, h = r->height / 8, w = r->width / 8, c = r->model.unet.cfg.in_channels;
     int64_t per = c * h * w, n = B * per;
     uint64_t seed0 = r->seed + (uint64_t)batch_index * (uint64_t)B;
     loom_noise_cfg ncfg = {r->rng_kind, q->comfy_noise ? LOOM_NOISE_COMFY : LOOM_NOISE_A1111, seed0, (int)B, per, 0, 0};
@@ -222,15 +229,29 @@ static loom_status sample_batch(run *r, int batch_index)
     }
     if ((s = loom_noise_new(&ncfg, &nz)) != LOOM_OK) goto done;
     if ((s = loom_noise_next(nz, x)) != LOOM_OK) goto done; /* initial noise [B,4,h,w] */
-    double scale = loom_sampler_noise_scale(r->sampler, r->sigmas, r->n_sigmas, 0);
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] * scale);
+    const double *sigmas = r->sigmas;
+    int n_sigmas = r->n_sigmas;
+    if (r->init_latent) {
+        /* A1111 img2img (sd_samplers_kdiffusion.sample_img2img): t_enc =
+         * int(min(strength, 0.999)·steps), run the tail sigmas[steps − t_enc − 1:],
+         * starting from init + noise·sigma_sched[0] */
+        int t_enc = (int)((q->strength < 0.999 ? q->strength : 0.999) * q->steps);
+        int first = q->steps - t_enc - 1;
+        if (first < 0) first = 0;
+        sigmas += first;
+        n_sigmas -= first;
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(r->init_latent[i % per] + x[i] * sigmas[0]);
+    } else {
+        double scale = loom_sampler_noise_scale(r->sampler, r->sigmas, r->n_sigmas, 0);
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] * scale);
+    }
     for (int64_t i = 0; i < B; i++) seeds[i] = seed0 + (uint64_t)i;
 
     loom_sample_job job;
     memset(&job, 0, sizeof job);
     job.sampler = r->sampler;
-    job.sigmas = r->sigmas;
-    job.n_sigmas = r->n_sigmas;
+    job.sigmas = sigmas;
+    job.n_sigmas = n_sigmas;
     job.opts = loom_sampler_default_opts(r->sampler);
     job.denoise = denoise_cb;
     job.denoise_ctx = &d;
@@ -247,7 +268,7 @@ static loom_status sample_batch(run *r, int batch_index)
     job.randn_seeded_ctx = &sc;
     job.on_step = loom_gen_progress;
     job.step_ctx = &r->out;
-    loom_gen_progress_start(&r->out, r->n_sigmas - 1);
+    loom_gen_progress_start(&r->out, n_sigmas - 1);
     if ((s = loom_sample(&job, x, n)) != LOOM_OK) goto done;
     loom_gen_progress_end(&r->out);
     s = loom_gen_output_batch(&r->out, &r->model, r->ops, x, B, c, h, w, batch_index, seed0);
@@ -311,12 +332,19 @@ loom_status loom_generate(const loom_gen_request *req)
                       (long long)r.model.clip.cfg.layers);
         goto done;
     }
+    r.width = req->width;
+    r.height = req->height;
+    if (req->init_image && (s = loom_init_latent(&r.model, r.ops, req->init_image, &r.width, &r.height,
+                                                 &r.init_latent)) != LOOM_OK)
+        goto done;
     if ((s = loom_cond_encode(&r.model.clip, r.ops, r.tok, prompt, req->steps, r.clip_skip, &r.cond)) != LOOM_OK ||
         (s = loom_cond_encode(&r.model.clip, r.ops, r.tok, negative, req->steps, r.clip_skip, &r.uncond)) != LOOM_OK)
         goto done;
     if ((s = loom_gen_output_init(&r.out, req, r.sampler, r.scheduler, r.rng_kind, r.seed, r.clip_skip, &r.model)) !=
         LOOM_OK)
         goto done;
+    r.out.width = r.width;
+    r.out.height = r.height;
     for (int b = 0; b < req->batch_count && s == LOOM_OK; b++) s = sample_batch(&r, b);
     if (s == LOOM_OK) s = loom_gen_output_finish(&r.out);
 done:
@@ -326,6 +354,7 @@ done:
     if (r.model_loaded) loom_sd_model_free(&r.model);
     if (r.tok) loom_tokenizer_close(r.tok);
     free(r.sigmas);
+    free(r.init_latent);
     free(prompt);
     free(negative);
     return s;

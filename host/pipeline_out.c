@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stb_image.h>
+
 #include "infotext.h"
 #include "png_write.h"
 #include "safetensors_write.h"
@@ -131,7 +133,7 @@ static loom_status write_png(loom_gen_output *o, const float *img, int64_t H, in
     it.height = (int)H;
     it.model = o->model_name;
     it.vae = o->vae_name;
-    it.denoising_strength = -1;
+    it.denoising_strength = q->init_image ? q->strength : -1;
     it.clip_skip = o->clip_skip;
     it.rng = o->rng == LOOM_RNG_CPU ? "CPU" : NULL; /* cuda is A1111's default "GPU" noise */
     char version[64];
@@ -190,7 +192,7 @@ loom_status loom_gen_output_finish(loom_gen_output *o)
     const loom_gen_request *q = o->req;
     if (!q->dump_latent || !o->n_latents) return LOOM_OK;
     /* [N, 4, h, w] as torch holds it (diffusers' output_type="latent"), unscaled by the VAE factor */
-    int64_t shape[4] = {o->n_latents, 4, q->height / 8, q->width / 8};
+    int64_t shape[4] = {o->n_latents, 4, o->height / 8, o->width / 8};
     loom_tensor t = loom_tensor_view(o->latents, LOOM_F32, 4, shape);
     const char *names[1] = {"latent"};
     char seed[32];
@@ -243,4 +245,55 @@ void loom_gen_progress(void *ctx, int step, int total, const float *x, const flo
 void loom_gen_progress_end(loom_gen_output *o)
 {
     if (o->tty) fprintf(stderr, "\n");
+}
+
+loom_status loom_init_latent(const loom_sd_model *model, const loom_ops *ops, const char *path, int *width, int *height,
+                             float **latent)
+{
+    *latent = NULL;
+    int w, h, comp;
+    unsigned char *px = stbi_load(path, &w, &h, &comp, 3);
+    if (!px) return loom_fail(LOOM_E_FORMAT, "%s: cannot read the init image: %s", path, stbi_failure_reason());
+    loom_status s = LOOM_OK;
+    if (*width == 0 && *height == 0) {
+        *width = w;
+        *height = h;
+    }
+    if (w != *width || h != *height)
+        s = loom_fail(LOOM_E_INVALID, "%s: the init image is %dx%d but the size asked for is %dx%d (leave out -W/-H to "
+                      "use the image's size)", path, w, h, *width, *height);
+    else if (w % 64 || h % 64)
+        s = loom_fail(LOOM_E_INVALID, "%s: the init image is %dx%d; width and height must be multiples of 64", path, w,
+                      h);
+    if (s != LOOM_OK) {
+        stbi_image_free(px);
+        return s;
+    }
+    int64_t is[4] = {1, h, w, 3}, lh, lw;
+    loom_vae_latent_size(&model->vae.cfg, h, w, &lh, &lw);
+    int64_t c = model->vae.cfg.embed_dim, ls[4] = {1, lh, lw, c};
+    loom_tensor img, lat;
+    if ((s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, is, &img)) != LOOM_OK) {
+        stbi_image_free(px);
+        return s;
+    }
+    /* A1111: pixels / 255 · 2 − 1 */
+    for (int64_t i = 0; i < (int64_t)w * h * 3; i++) ((float *)img.data)[i] = px[i] / 255.0f * 2.0f - 1.0f;
+    stbi_image_free(px);
+    if (!(model->vae.cfg.parts & LOOM_VAE_ENCODER))
+        s = loom_fail(LOOM_E_FORMAT, "img2img needs the VAE encoder, and this model's VAE has none");
+    if (s == LOOM_OK) s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, ls, &lat);
+    if (s == LOOM_OK) {
+        /* img [1,H,W,3] → latent [1,h,w,4]: the mean (A1111 samples it with an unseeded draw) */
+        s = loom_vae_encode(&model->vae, ops, &img, NULL, &lat);
+        if (s == LOOM_OK) s = loom_vae_scale_latent(&lat, model->vae.cfg.scale_factor);
+        if (s == LOOM_OK) {
+            *latent = malloc((size_t)(c * lh * lw) * sizeof(float));
+            if (!*latent) s = loom_fail(LOOM_E_NOMEM, "out of memory for the init latent");
+            else loom_nhwc_to_nchw(lat.data, *latent, 1, c, lh * lw);
+        }
+        loom_tensor_free(&lat);
+    }
+    loom_tensor_free(&img);
+    return s;
 }

@@ -21,6 +21,7 @@ typedef struct loom_gen_output {
     float *latents;      /* every final latent [N, 4, h, w], for --dump-latent */
     int64_t n_latents;
     int images_written;
+    int width, height;   /* of the images (img2img: the init image's) */
     /* progress */
     int tty, total_steps;
     double t0;
@@ -43,6 +44,12 @@ void loom_gen_output_free(loom_gen_output *o);
 void loom_gen_progress_start(loom_gen_output *o, int total_steps);
 void loom_gen_progress(void *ctx, int step, int total, const float *x, const float *denoised, int64_t n);
 void loom_gen_progress_end(loom_gen_output *o);
+
+/* img2img: the image at `path` (PNG/JPEG…) encoded to a latent [4, h, w]
+ * (NCHW, times the VAE scale factor; the mean of the VAE's distribution). A
+ * size of 0×0 takes the image's; otherwise the image must have that size. */
+loom_status loom_init_latent(const loom_sd_model *model, const loom_ops *ops, const char *path, int *width, int *height,
+                             float **latent);
 
 /* [B, C, hw] ↔ [B, hw, C] (pipeline.c) */
 void loom_nchw_to_nhwc(const float *src, float *dst, int64_t b, int64_t c, int64_t hw);

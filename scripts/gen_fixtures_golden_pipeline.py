@@ -44,7 +44,7 @@ Writes tests/fixtures/golden_pipeline/ (a few hundred KB, no weights):
                         sigma tables f64), __metadata__ = the config the test runs with
   config.json           the same config for people, plus the measured float32-vs-float64 errors
 Tensors (image/latent layouts as named):
-  text/prompt, text/negative, text/prompt_emph  [77, 64]  CLIP context of one chunk
+  text/prompt, text/negative [77, 64], text/prompt_long [154, 64]  CLIP contexts (1, 1 and 2 chunks)
   unet/x [2, h, w, 4] NHWC, unet/t [2], unet/context [2, 77, 64], unet/eps [2, h, w, 4] NHWC
   noise [1, 4, h, w] NCHW (the torch CPU draw, unscaled)
   sigmas/euler, sigmas/dpmpp_2m_karras  [steps + 1] f64
@@ -81,12 +81,18 @@ CONFIG = {
     "noise_seed": 42,
     "prompt": "a photo of a cat sitting on a wooden table, soft light, highly detailed",
     "negative_prompt": "blurry, low quality, watermark",
-    "prompt_emph": "a (photo:1.3) of a [cat] sitting on a ((wooden table)), soft light, highly detailed",
+    # more than 75 tokens: two chunks (A1111's comma backtracking decides where the first one ends), so
+    # the context is [154, 64] and CFG runs cond and uncond as separate UNet batches (different lengths)
+    "prompt_long": ("an old stone lighthouse on a rocky island at dusk, waves crashing against the rocks, seagulls "
+                    "circling overhead, a small wooden boat tied to the pier, warm light in the windows, dramatic "
+                    "clouds, distant mountains, reflections on the wet stones, fine mist in the air, oil painting, "
+                    "muted colours, rich texture, visible brush strokes, gallery lighting, museum quality, "
+                    "masterpiece, trending on artstation"),
     "unet_t": [981.0, 417.625],
     "unet_x_seed": 7,
 }
-# Which prompt each sampler run uses: Euler plain, DPM++ 2M Karras with emphasis.
-RUNS = {"euler": ("normal", "prompt"), "dpmpp_2m_karras": ("karras", "prompt_emph")}
+# Which prompt each sampler run uses (the negative prompt is the same).
+RUNS = {"euler": ("normal", "prompt"), "dpmpp_2m_karras": ("karras", "prompt_long")}
 
 # v1-inference.yaml with the demo preset's dimensions (host/model/sd1_layout.c "demo"): what an LDM
 # single-file loader (diffusers from_single_file, A1111) reads the checkpoint with. Heads as loom
@@ -160,20 +166,37 @@ def load_models(path):
 # ---------------------------------------------------------------------------------------------
 # text (A1111 FrozenCLIPEmbedderWithCustomWords, one chunk, clip skip 1)
 
-def chunk_of(text, tokenize):
+def chunks_of(text, tokenize):
+    """A1111's chunks of a prompt: [(77 ids, 77 weights), …]."""
     chunks, _ = ref.chunk(text, tokenize)
-    assert len(chunks) == 1, f"'{text}' needs {len(chunks)} chunks"
-    return chunks[0]["ids"], chunks[0]["weights"]
+    return [(c["ids"], c["weights"]) for c in chunks]
 
 
-def encode(te, ids, weights, dtype):
-    ids_t = torch.tensor([ids], dtype=torch.int64)
-    with torch.no_grad():
-        z = te.to(dtype)(input_ids=ids_t).last_hidden_state
-    w = torch.tensor([weights], dtype=dtype)
+def emphasis_original(z, weights):
+    """A1111's "Original" emphasis (addons.md §4.9) on one chunk z [1, 77, C]. With every weight 1 it
+    is the identity: A1111 computes the same mean twice and multiplies by exactly 1. (Said here because
+    the demo checkpoint's final_layer_norm has weight 1 and bias 0, so every token vector has mean 0
+    and the ratio is 0/0 in exact arithmetic: float64 can give NaN where float32 gives 1. For the same
+    reason a prompt WITH emphasis is meaningless on this model — A1111 would scale the context by a
+    ratio of two rounding errors — and is refused below.)"""
+    if all(v == 1.0 for v in weights):
+        return z
+    w = torch.tensor([weights], dtype=z.dtype)
     m0 = z.mean()
+    assert abs(m0.item()) > 1e-3 * z.abs().mean().item(), "emphasis on a zero-mean context is ill-conditioned"
     z = z * w[:, :, None]
-    return (z * (m0 / z.mean()))[0]
+    return z * (m0 / z.mean())
+
+
+def encode(te, chunks, dtype):
+    """The context A1111 hands the UNet: each chunk through the text model (clip skip 1:
+    last_hidden_state), emphasis per chunk, chunks concatenated along the tokens -> [77·k, C]."""
+    out = []
+    for ids, weights in chunks:
+        with torch.no_grad():
+            z = te.to(dtype)(input_ids=torch.tensor([ids], dtype=torch.int64)).last_hidden_state
+        out.append(emphasis_original(z, weights)[0])
+    return torch.cat(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,19 +247,23 @@ class LatentDiffusionStandIn(torch.nn.Module):
 
 
 class CFGDenoiser:
-    """A1111's CFGDenoiser for one image and one cond: [cond, uncond] in one batch, then combine_denoised."""
+    """A1111's CFGDenoiser for one image and one cond: cond and uncond in one batch when their contexts
+    have the same length, else one UNet call each (A1111's default, pad_cond_uncond off); then
+    combine_denoised: uncond + (cond - uncond) * scale."""
 
     def __init__(self, model, cond, uncond, scale):
         self.model, self.cond, self.uncond, self.scale = model, cond, uncond, scale
         self.calls = 0
 
     def __call__(self, x, sigma, **kw):
-        x_in = torch.cat([x, x])
-        sigma_in = torch.cat([sigma, sigma])
-        ctx = torch.stack([self.cond, self.uncond])
         with torch.no_grad():
-            out = self.model(x_in, sigma_in, cond=ctx)
-        d_cond, d_uncond = out[:1], out[1:]
+            if self.cond.shape == self.uncond.shape:
+                out = self.model(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                                 cond=torch.stack([self.cond, self.uncond]))
+                d_cond, d_uncond = out[:1], out[1:]
+            else:
+                d_cond = self.model(x, sigma, cond=self.cond[None])
+                d_uncond = self.model(x, sigma, cond=self.uncond[None])
         self.calls += 1
         return d_uncond + (d_cond - d_uncond) * self.scale
 
@@ -296,17 +323,13 @@ def main():
               f"float32 vs float64 rel L2 {errs[name]:.2e}")
 
     # text
-    ctx = {}
-    texts = {}
-    for key in ("prompt", "negative_prompt", "prompt_emph"):
-        ids, w = chunk_of(CONFIG[key], tokenize)
-        texts[key] = {"ids": ids, "weights": w}
-        z64, z32 = encode(te, ids, w, torch.float64), encode(te, ids, w, torch.float32)
-        name = {"prompt": "text/prompt", "negative_prompt": "text/negative", "prompt_emph": "text/prompt_emph"}[key]
-        put(name, z64, z32)
-        ctx[key] = z64.float()  # what the UNet inputs below use: the stored tensor
-    assert any(v != 1.0 for v in texts["prompt_emph"]["weights"]), "the emphasis prompt has no weights"
-    assert all(v == 1.0 for v in texts["prompt"]["weights"] + texts["negative_prompt"]["weights"])
+    ctx, texts = {}, {}
+    for key, name in (("prompt", "text/prompt"), ("negative_prompt", "text/negative"), ("prompt_long", "text/prompt_long")):
+        chunks = chunks_of(CONFIG[key], tokenize)
+        texts[key] = [{"ids": i, "weights": w} for i, w in chunks]
+        put(name, encode(te, chunks, torch.float64), encode(te, chunks, torch.float32))
+        ctx[key] = t[name]  # the stored tensor is what the UNet runs below get
+    assert len(texts["prompt"]) == 1 and len(texts["negative_prompt"]) == 1 and len(texts["prompt_long"]) == 2
 
     # one UNet output (batch 2: the prompt's and the negative prompt's context, two timesteps)
     h, w = CONFIG["height"] // 8, CONFIG["width"] // 8
@@ -353,7 +376,7 @@ def main():
     meta = {k: (json.dumps(v) if isinstance(v, (list, float)) else str(v)) for k, v in CONFIG.items()}
     meta.update({"checkpoint_sha256": digest, "generator": "scripts/gen_fixtures_golden_pipeline.py",
                  "vae_input": "latent/euler", "euler": "euler / normal / prompt",
-                 "dpmpp_2m_karras": "DPM++ 2M Karras / prompt_emph"})
+                 "dpmpp_2m_karras": "DPM++ 2M Karras / prompt_long"})
     os.makedirs(args.out, exist_ok=True)
     save_file(t, os.path.join(args.out, "expected.safetensors"), metadata=meta)
     info = dict(CONFIG, checkpoint_sha256=digest, runs={k: {"scheduler": s, "prompt": p} for k, (s, p) in RUNS.items()},

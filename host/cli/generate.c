@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "  -b, --batch-count N        images one after another, seed + i (default 1)\n"
             "      --batch-size N         images per UNet batch (default 1)\n"
             "      --vae FILE             separate VAE\n"
-            "  -i, --init-img FILE        img2img source\n"
+            "  -i, --init-img FILE        img2img source (PNG/JPEG; its size unless -W/-H are given)\n"
             "      --strength X           img2img denoising strength (default 0.75)\n"
             "      --backend cpu|cuda     default cpu until the CUDA kernels land\n"
             "      --dump-latent FILE     write the final latent(s) as .safetensors\n"
@@ -91,6 +91,7 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
     req->negative_prompt = "";
     req->progress = 1;
     *help = 0;
+    int size_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -119,8 +120,13 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) req->prompt = v;
         else if (!strcmp(a, "-n") || !strcmp(a, "--negative-prompt")) req->negative_prompt = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) req->output = v;
-        else if (!strcmp(a, "-W") || !strcmp(a, "--width")) r = parse_int("-W/--width", v, 64, 16384, &req->width);
-        else if (!strcmp(a, "-H") || !strcmp(a, "--height")) r = parse_int("-H/--height", v, 64, 16384, &req->height);
+        else if (!strcmp(a, "-W") || !strcmp(a, "--width")) {
+            r = parse_int("-W/--width", v, 64, 16384, &req->width);
+            size_set = 1;
+        } else if (!strcmp(a, "-H") || !strcmp(a, "--height")) {
+            r = parse_int("-H/--height", v, 64, 16384, &req->height);
+            size_set = 1;
+        }
         else if (!strcmp(a, "--steps")) r = parse_int(a, v, 1, 10000, &req->steps);
         else if (!strcmp(a, "--cfg-scale")) r = parse_double(a, v, 0, 100, &req->cfg_scale);
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
@@ -154,7 +160,8 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
         fprintf(stderr, "loom generate: no prompt: pass -p \"a photo of a cat\"\n");
         return 2;
     }
-    if (req->width % 64 || req->height % 64) {
+    if (req->init_image && !size_set) req->width = req->height = 0; /* the image's size */
+    else if (req->width % 64 || req->height % 64) {
         fprintf(stderr, "loom generate: size %dx%d: width and height must be multiples of 64\n", req->width,
                 req->height);
         return 2;

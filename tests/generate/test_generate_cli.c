@@ -176,6 +176,21 @@ static void demo_renders(void)
     snprintf(a, sizeof a, "%s/demo_batch_1.png", dir);
     T_CHECK(exists(a), "%%d pattern numbers the batch's images");
     free(vb);
+
+    /* img2img from the 64×64 render: its size, the strength in the parameters text */
+    snprintf(p1, sizeof p1, "%s/demo_i2i.png", dir);
+    snprintf(a, sizeof a, "generate -m '%s' -p 'cube' -i '%s' --strength 0.5 --steps 4 -o '%s'", ck, p0, p1);
+    if (run_ok(a)) {
+        size_t ni = 0;
+        unsigned char *bi = slurp(p1, &ni);
+        T_CHECK(bi && mem_has(bi, ni, "Size: 64x64") && mem_has(bi, ni, "Denoising strength: 0.5"),
+                "img2img parameters text");
+        free(bi);
+    }
+    snprintf(a, sizeof a, "-m '%s' -p cube -i '%s' -W 128 -H 128", ck, p0);
+    expect_fail(a, "the init image is 64x64");
+    snprintf(a, sizeof a, "-m '%s' -p cube -i '%s'", ck, t_fixture("../bad_inputs/misc_text.ckpt"));
+    expect_fail(a, "cannot read the init image");
 }
 
 /* The acceptance case: a full-size SD1.5-architecture checkpoint (real key
