@@ -74,8 +74,8 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "golden_pipeline")
 CONFIG = {
     "preset": "demo",
     "weights_seed": 1,
-    "width": 64,
-    "height": 64,
+    "width": 128,
+    "height": 128,
     "steps": 8,
     "cfg_scale": 7.0,
     "noise_seed": 42,

@@ -208,10 +208,36 @@ static void sd15_render(void)
     unlink(ck); /* 2 GB: regenerated in seconds next time */
 }
 
+/* A diffusers folder assembled from fixture parts (symlinks): the loader must
+ * find every component, and say clearly when they do not fit together. */
+static void diffusers_folder(void)
+{
+    char root[1024], sub[1100], a[4096];
+    snprintf(root, sizeof root, "%s/dfolder", dir);
+    mkdir(root, 0755);
+    snprintf(a, sizeof a, "-p cube -m '%s'", root);
+    expect_fail(a, "no unet/diffusion_pytorch_model.safetensors");
+    snprintf(sub, sizeof sub, "%s/unet", root);
+    unlink(sub);
+    T_CHECK(symlink(t_fixture("unet/sd1_diffusers/unet"), sub) == 0, "symlink unet");
+    expect_fail(a, "no text_encoder/model.safetensors");
+    snprintf(sub, sizeof sub, "%s/text_encoder", root);
+    unlink(sub);
+    T_CHECK(symlink(t_fixture("clip_vae/diffusers/text_encoder"), sub) == 0, "symlink text_encoder");
+    expect_fail(a, "no vae/diffusion_pytorch_model.safetensors");
+    snprintf(sub, sizeof sub, "%s/vae", root);
+    unlink(sub);
+    T_CHECK(symlink(t_fixture("clip_vae/diffusers/vae"), sub) == 0, "symlink vae");
+    /* every part loads from its diffusers files; the tiny UNet (context 32)
+     * and text encoder (width 64) come from different models */
+    expect_fail(a, "expects a 32-wide context but the text encoder gives 64");
+}
+
 int main(int argc, char **argv)
 {
     dir = argc > 1 ? argv[1] : "/tmp";
     bad_inputs();
+    diffusers_folder();
     demo_renders();
     if (!getenv("LOOM_TEST_SKIP_SD15")) sd15_render();
     return t_finish("test_generate_cli");
