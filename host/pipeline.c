@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash_cache.h"
 #include "log.h"
 #include "pipeline_cond.h"
 #include "pipeline_out.h"
@@ -345,6 +346,19 @@ loom_status loom_generate(const loom_gen_request *req)
         goto done;
     r.out.width = r.width;
     r.out.height = r.height;
+    /* A1111's "Model hash" / "VAE hash": the first 10 hex of the file's SHA-256
+     * (addons.md §6.3), cached across runs; a diffusers folder has none */
+    char model_hex[65], vae_hex[65];
+    if (r.model.n_files && !loom_path_is_dir(req->model_path)) {
+        if ((s = loom_file_sha256_cached(req->model_path, model_hex)) != LOOM_OK) goto done;
+        model_hex[10] = 0;
+        r.out.model_hash = model_hex;
+    }
+    if (req->vae_path) {
+        if ((s = loom_file_sha256_cached(req->vae_path, vae_hex)) != LOOM_OK) goto done;
+        vae_hex[10] = 0;
+        r.out.vae_hash = vae_hex;
+    }
     for (int b = 0; b < req->batch_count && s == LOOM_OK; b++) s = sample_batch(&r, b);
     if (s == LOOM_OK) s = loom_gen_output_finish(&r.out);
 done:

@@ -131,7 +131,9 @@ static loom_status write_png(loom_gen_output *o, const float *img, int64_t H, in
     it.seed = (int64_t)seed;
     it.width = (int)W;
     it.height = (int)H;
+    it.model_hash = o->model_hash;
     it.model = o->model_name;
+    it.vae_hash = o->vae_hash;
     it.vae = o->vae_name;
     it.denoising_strength = q->init_image ? q->strength : -1;
     it.clip_skip = o->clip_skip;

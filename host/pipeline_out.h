@@ -18,6 +18,7 @@ typedef struct loom_gen_output {
     uint64_t seed;
     int clip_skip;
     const char *model_name, *vae_name;
+    const char *model_hash, *vae_hash; /* 10 hex, or NULL */
     float *latents;      /* every final latent [N, 4, h, w], for --dump-latent */
     int64_t n_latents;
     int images_written;

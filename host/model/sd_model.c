@@ -34,7 +34,7 @@ static void stem(const char *path, char *out, size_t n)
     if (dot && dot != out) *dot = 0;
 }
 
-static int is_dir(const char *path)
+int loom_path_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -86,7 +86,7 @@ loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *v
     loom_clip_config cc;
     loom_unet_config uc;
     loom_vae_config vc;
-    int diffusers = is_dir(path);
+    int diffusers = loom_path_is_dir(path);
     stem(path, m->name, sizeof m->name);
 
     /* A separate VAE goes first: sources are searched in order, so it overrides. */

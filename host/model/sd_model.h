@@ -34,5 +34,7 @@ typedef struct loom_sd_model {
  * runs SD1.x models for now"). */
 loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend);
 void loom_sd_model_free(loom_sd_model *m);
+/* 1 when path is a folder (a diffusers model). */
+int loom_path_is_dir(const char *path);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sha256.h"
 #include "testlib.h"
 
 #ifndef LOOM_BIN
@@ -134,8 +135,14 @@ static void demo_renders(void)
     unsigned char *b0 = slurp(p0, &n0);
     T_CHECK(b0 && n0 > 8 && !memcmp(b0, "\x89PNG", 4), "a PNG was written");
     T_CHECK(b0 && mem_has(b0, n0, "tEXtparameters"), "PNG has the parameters chunk");
-    T_CHECK(b0 && mem_has(b0, n0, "Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.0, Seed: 11, "
-                          "Size: 64x64, Model: demo"), "parameters text as A1111 writes it");
+    /* Model hash: first 10 hex of the file's SHA-256 (A1111 "AutoV2"; sha256.c is checked against hashlib) */
+    uint8_t dg[LOOM_SHA256_BYTES];
+    char hx[65], want[512];
+    T_OK(loom_sha256_file(ck, 0, LOOM_SHA256_TO_EOF, dg));
+    loom_sha256_hex(dg, 5, hx);
+    snprintf(want, sizeof want, "Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.0, Seed: 11, "
+             "Size: 64x64, Model hash: %s, Model: demo", hx);
+    T_CHECK(b0 && mem_has(b0, n0, want), "parameters text as A1111 writes it: %s", want);
     T_CHECK(b0 && mem_has(b0, n0, "Negative prompt: blurry"), "negative prompt in the text");
 
     /* same seed, same bytes */
@@ -215,6 +222,11 @@ static void diffusers_folder(void)
     char root[1024], sub[1100], a[4096];
     snprintf(root, sizeof root, "%s/dfolder", dir);
     mkdir(root, 0755);
+    static const char *const parts[] = {"unet", "text_encoder", "vae"};
+    for (int i = 0; i < 3; i++) { /* links left by an earlier run */
+        snprintf(sub, sizeof sub, "%s/%s", root, parts[i]);
+        unlink(sub);
+    }
     snprintf(a, sizeof a, "-p cube -m '%s'", root);
     expect_fail(a, "no unet/diffusion_pytorch_model.safetensors");
     snprintf(sub, sizeof sub, "%s/unet", root);
@@ -236,6 +248,7 @@ static void diffusers_folder(void)
 int main(int argc, char **argv)
 {
     dir = argc > 1 ? argv[1] : "/tmp";
+    setenv("XDG_CACHE_HOME", dir, 1); /* the model-hash cache stays in the build folder */
     bad_inputs();
     diffusers_folder();
     demo_renders();
