@@ -307,6 +307,16 @@ loom_status loom_generate(const loom_gen_request *req)
         loom_net_list_free(&nets);
     }
     if (s != LOOM_OK) goto done;
+    /* A1111 splits the positive prompt on AND (composable diffusion, addons.md §4.3):
+     * refuse it clearly rather than render "AND" as a word */
+    loom_prompt_parts parts = {0};
+    if ((s = loom_prompt_split_and(prompt, strlen(prompt), &parts)) != LOOM_OK) goto done;
+    int n_parts = parts.n;
+    loom_prompt_parts_free(&parts);
+    if (n_parts > 1) {
+        s = loom_fail(LOOM_E_UNSUPPORTED, "prompt: AND (composable diffusion) is not supported yet");
+        goto done;
+    }
 
     loom_cpu_set_threads(req->threads);
     r.seed = pick_seed(req->seed);

@@ -71,6 +71,7 @@ static void bad_inputs(void)
     expect_fail("-p cat --bogus 1", "--bogus");
     expect_fail("-m x", "no prompt");
     expect_fail("-p '<lora:missing:0.8> cat' -m /nonexistent.safetensors", "lora");
+    expect_fail("-p 'a cat AND a dog' -m /nonexistent.safetensors", "AND (composable diffusion)");
 }
 
 static unsigned char *slurp(const char *path, size_t *n)
