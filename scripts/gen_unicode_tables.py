@@ -15,7 +15,11 @@ reproduces that component bit for bit:
   * str.isspace, str.isdecimal, str.lower (with the cased / case-ignorable sets its final-sigma
     rule uses), NFC data: CPython's own tables (unicodedata.unidata_version);
   * ftfy tables: ftfy.chardata (HTML entities, width map, ligatures, control characters) and
-    the html module (numeric character-reference fix-ups) and the sloppy-windows-1252 codec.
+    the html module (numeric character-reference fix-ups) and the sloppy-windows-1252 codec;
+  * ftfy's mojibake repair (fix_encoding): the badness regex, UTF8_DETECTOR_RE, ALTERED_UTF8_RE
+    and LOSSY_UTF8_RE taken apart with Python's own regex parser (re._parser) into tables of
+    fixed-length alternatives, and the single-byte codecs of CHARMAP_ENCODINGS probed through
+    Python's codecs (ftfy.bad_codecs registers the sloppy ones).
 Run by developers only; the outputs are committed.
 """
 import html
@@ -27,6 +31,8 @@ import ftfy
 import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-* codecs)
 import ftfy.chardata as chardata
 import regex
+
+from ftfy_mojibake_tables import gen_mojibake
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAXCP = 0x110000
@@ -89,6 +95,8 @@ def gen_unicode(path):
         assert sum(hits) <= 1, hex(c)
 
     pyspace = ranges(lambda c: chr(c).isspace())
+    # the re module's \\w on str patterns (_sre: Py_UNICODE_ISALNUM or '_'), used by ftfy's badness regex
+    reword = ranges(lambda c: chr(c).isalnum() or c == 0x5F)
     decimal = ranges(lambda c: chr(c).isdecimal())
 
     # Case-insensitive equivalents of ASCII letters in the pre-tokenizer's literals
@@ -176,6 +184,7 @@ def gen_unicode(path):
                     "matched by none of [\\p{L}] [\\p{N}] \\s [^\\s\\p{L}\\p{N}] under IGNORECASE")
         emit_ranges(f, "loom_uc_py_space", pyspace, "str.isspace")
         emit_ranges(f, "loom_uc_decimal", decimal, "str.isdecimal (the re module's \\d)")
+        emit_ranges(f, "loom_uc_re_word", reword, "the re module's \\w: str.isalnum or '_'")
         emit_ranges(f, "loom_uc_cased", cased, "cased and not case-ignorable (CPython final-sigma rule)")
         emit_ranges(f, "loom_uc_case_ignorable", ignorable, "case-ignorable (CPython final-sigma rule)")
         f.write("/* regex IGNORECASE: non-ASCII code points equal to an ASCII letter */\n")
@@ -258,6 +267,7 @@ def gen_ftfy(path):
             f.write(f"    {{0x{num:04X}, 0x{ord(s):04X}, 0}},\n")
         f.write(f"}};\nconst size_t loom_html_invalid_charrefs_count = {len(inv_ref)};\n\n")
         emit_ranges(f, "loom_html_invalid_codepoints", inv_cp, "html._invalid_codepoints: reference -> ''")
+        gen_mojibake(f)
     return len(ents)
 
 

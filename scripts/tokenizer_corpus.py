@@ -2,7 +2,8 @@
 
 build_corpus() returns [(kind, value)]: kind "text" (a str prompt) or "hex" (raw bytes, for
 invalid UTF-8; the reference sees bytes.decode('utf-8', 'replace')). Deterministic: the
-generated A1111-style prompts come from a seeded random.Random.
+generated A1111-style prompts come from a seeded random.Random, the mojibake prompts from Python's
+codecs (ftfy's sloppy ones included).
 """
 import random
 
@@ -318,6 +319,84 @@ MOJIBAKE = [
     "Ð\x9fÑ€Ð¸Ð²ÐµÑ‚ Ð¼Ð¸Ñ€",
 ]
 
+
+def _moji(text, *codecs, nbsp_to_space=False):
+    """text as UTF-8, read back through each codec in turn (each round re-encodes as UTF-8).
+
+    The sloppy-* codecs are ftfy's (they keep the bytes Windows leaves undefined, as browsers do);
+    plain windows-125x with errors='replace' loses them to U+FFFD."""
+    import ftfy.bad_codecs  # noqa: F401  (registers the sloppy codecs)
+
+    for codec in codecs:
+        data = text.encode("utf-8")
+        if nbsp_to_space:
+            data = data.replace(b"\xa0", b" ")
+        text = data.decode(codec, "replace")
+    return text
+
+
+def mojibake_prompts():
+    """Mojibake made the way it happens (mostly UTF-8 read as a Western single-byte codec), in
+    prompt-like context, plus text that looks odd but ftfy must leave alone."""
+    w1252, l1 = "sloppy-windows-1252", "latin-1"
+    return [
+        # single round through Windows-1252 / Latin-1
+        _moji("portrait of Beyoncé, café terrace at night, by Joaquín Sorolla", w1252),
+        _moji("Zürich old town, Ørsted, Ærøskøbing, São Paulo skyline, masterpiece", w1252),
+        _moji("1girl, “smiling”, it’s raining — cinematic lighting…", w1252),
+        _moji("crème brûlée, piña colada, jalapeño, smörgåsbord, food photography", l1),
+        _moji("Schöne Straße in München, Größe 8k, très détaillé", l1),
+        _moji("a knight • glowing sword ★ trending on artstation ™ © 2024", w1252),
+        _moji("temperature 25°C, 50% off, ½ price, 3×3 grid, ±5", w1252),
+        # twice (mojibake of mojibake), and three times
+        _moji("Pokémon trainer, déjà vu, naïve art style", w1252, w1252),
+        _moji("it’s a “masterpiece”, best quality", w1252, w1252),
+        _moji("Ærøskøbing harbour, hygge", l1, w1252),
+        _moji("café", w1252, w1252, w1252) + " au lait, morning light",
+        # other scripts read as Windows-1252 or Latin-1
+        _moji("Красивая девушка, масляная живопись, высокое качество", w1252),
+        _moji("Ελληνικά: ΟΔΥΣΣΕΥΣ, Σωκράτης, θάλασσα", w1252),
+        _moji("美しい少女、長い髪、青い目、傑作", w1252),
+        _moji("一个美丽的女孩，长发，高质量", l1),
+        _moji("아름다운 소녀, 긴 머리, 걸작", w1252),
+        _moji("a happy dog 🐶, fire 🔥, sparkles ✨, 100 💯", w1252),
+        _moji("family 👨‍👩‍👧‍👦 and thumbs up 👍🏽", l1),
+        _moji("Łódź, Gdańsk, żółć, Kraków", w1252),
+        _moji("İstanbul, Diyarbakır, kılıç", w1252),
+        # other single-byte codecs: UTF-8 read as Windows-1251 / 1250 / MacRoman / cp437
+        _moji("café, naïve, “quoted”", "sloppy-windows-1251"),
+        _moji("Ärger über Öl, Straße", "sloppy-windows-1250"),
+        _moji("résumé, jalapeño — done", "macroman"),
+        _moji("naïve café", "cp437"),
+        # partial mojibake next to correct accents (decode_inconsistent_utf8)
+        "résumé and " + _moji("résumé", w1252) + " side by side, café",
+        "Zürich " + _moji("Zürich", w1252) + " Zürich, “" + _moji("quoted", w1252) + "”",
+        "naïve " + _moji("it’s", w1252) + " fine, déjà vu",
+        "Привет " + _moji("Привет", w1252) + " мир",
+        # U+00A0 that became a plain space ("Ã " for "à"), and the Portuguese words left alone
+        _moji("voilà le travail, à la carte", w1252, nbsp_to_space=True),
+        _moji("às vezes, àquele dia, à noite", w1252, nbsp_to_space=True),
+        _moji("déjà vu, à bientôt", l1, nbsp_to_space=True),
+        # bytes lost to U+FFFD by a non-sloppy decoder (replace_lossy_sequences)
+        _moji("“quoted” and ‘single’", "windows-1252"),
+        _moji("a “lossy” dash — here", "windows-1252"),
+        # C1 control characters (Latin-1 read where Windows-1252 was meant)
+        "\x93smart quotes\x94 and \x91single\x92, \x96 dash \x85 ellipsis \x80 euro",
+        "C1 with undefined bytes \x81 \x8d \x8f \x90 \x9d and \x99 trademark",
+        _moji("it’s “done” — really", l1),
+        # "Ã " that was meant as "Ã": ftfy's rule still fires (so loom's must too)
+        "Ã  la carte written by hand? no: ÃÂ, Ð and Ñ as letters: Ñandú, Ðuro",
+        "Ã is a letter in Portuguese: MÃE, NÃO, IRMÃ",
+        # looks unusual but is fine: ftfy must keep it as written
+        "Ñoño, Ðakovo, ÂÊÎÔÛ vowels with circumflex, ÀÁÂÃÄÅ àáâãäå",
+        "I ♥ NY, Ω resistor, µs timing, Σ sum, ¼ inch, TÜV Süd, Sø og Ålesund",
+        "Beyoncé, naïve, Æsir, þorn, Øresund — ordinary Latin-1 text",
+        "¿Qué? ¡Sí! «guillemets» 10€, 5£, ©®™ °C ±",
+        "math ≤ ≥ ≠ ∞ √2 ∑ ∫ ∂ ≈ µ, box ═╗ ░▒▓",
+        "kaomoji (╯°□°）╯︵ ┻━┻ ¯\\_(ツ)_/¯ ┌∩┐(◣_◢)┌∩┐",
+        "Ελληνικά and Русский and 日本語 mixed, no mojibake here",
+    ]
+
 INVALID_UTF8_HEX = [
     b"caf\xc3".hex(),
     b"\xff\xfe bad lead bytes \x80\xbf".hex(),
@@ -336,6 +415,7 @@ def build_corpus():
     texts += [a1111_prompt(rng) for _ in range(380)]
     texts += [negative_prompt(rng) for _ in range(60)]
     texts += UNICODE + PUNCTUATION + QUOTES_WIDTH + HTML + CONTROL + WHITESPACE + SPECIAL + MOJIBAKE
+    texts += mojibake_prompts()
     # mixed-case variants of realistic prompts
     texts += [a1111_prompt(rng).upper() for _ in range(10)]
     texts += [a1111_prompt(rng).title() for _ in range(10)]

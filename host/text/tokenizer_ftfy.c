@@ -4,16 +4,17 @@
  * fix_text cuts the text after every '\n' (and every 1 000 000 code points)
  * and fixes each segment until nothing changes. One round is, in ftfy's order:
  *   unescape_html   only while no segment so far contained '<' ("auto" mode)
- *   fix_encoding    mojibake repair — NOT reproduced (below)
+ *   fix_encoding    mojibake repair (tokenizer_mojibake.c)
  *   fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes
  *   fix_line_breaks, remove_terminal_escapes, remove_control_chars
  *   NFC
- * (fix_surrogates has nothing to do: loom's text is decoded UTF-8.)
+ * (fix_surrogates has nothing to do: loom's text is decoded UTF-8, and
+ * fix_encoding's decoder never yields a lone surrogate.)
  *
  * fix_encoding only acts on text that ftfy's badness heuristic flags as
  * mojibake (e.g. "cafÃ©" → "café"); ordinary prompts, in any script, pass it
- * unchanged. Text that it would repair tokenizes differently from the
- * reference; the tokenizer fixture lists which corpus prompts that affects. */
+ * unchanged. fix_and_explain calls it with the default config whatever the
+ * segment's config says; the defaults of its own options are all on. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,8 @@ static void fix_segment(const uint32_t *in, size_t n, bool unescape, loom_cpbuf 
             unescape_html(cur->v, cur->n, tmp);
             swap(cur, tmp);
         }
+        loom_ftfy_fix_encoding(cur->v, cur->n, tmp);
+        swap(cur, tmp);
         map_chars(cur->v, cur->n, tmp);
         swap(cur, tmp);
         breaks_escapes_controls(cur->v, cur->n, tmp);

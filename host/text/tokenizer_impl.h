@@ -60,9 +60,13 @@ void loom_whitespace_clean(const uint32_t *in, size_t n, loom_cpbuf *out);
 void loom_nfc(const uint32_t *in, size_t n, loom_cpbuf *out);
 
 /* ---- ftfy (tokenizer_ftfy.c) ---------------------------------------------- */
-/* The subset of ftfy.fix_text (defaults) loom reproduces; appends to out.
- * Mojibake repair (fix_encoding) is not done — see tokenizer_ftfy.c. */
+/* ftfy.fix_text with its default settings; appends to out. */
 loom_status loom_ftfy_fix_text(const uint32_t *in, size_t n, loom_cpbuf *out);
+
+/* ---- ftfy mojibake repair (tokenizer_mojibake.c) -------------------------- */
+/* ftfy.fix_encoding(in) (default config); appends to out (sets out->oom on
+ * allocation failure). */
+void loom_ftfy_fix_encoding(const uint32_t *in, size_t n, loom_cpbuf *out);
 
 /* ---- BPE (tokenizer_bpe.c) ------------------------------------------------ */
 typedef struct loom_bpe_cache loom_bpe_cache;

@@ -50,10 +50,10 @@ extern const char loom_uc_unicode_version[]; /* unicodedata.unidata_version */
 extern const char loom_uc_regex_version[];   /* regex module version */
 
 extern const loom_uc_range loom_uc_letter[], loom_uc_number[], loom_uc_re_space[], loom_uc_pretok_none[],
-    loom_uc_py_space[], loom_uc_decimal[], loom_uc_cased[], loom_uc_case_ignorable[];
+    loom_uc_py_space[], loom_uc_decimal[], loom_uc_re_word[], loom_uc_cased[], loom_uc_case_ignorable[];
 extern const size_t loom_uc_letter_count, loom_uc_number_count, loom_uc_re_space_count,
-    loom_uc_pretok_none_count, loom_uc_py_space_count, loom_uc_decimal_count, loom_uc_cased_count,
-    loom_uc_case_ignorable_count;
+    loom_uc_pretok_none_count, loom_uc_py_space_count, loom_uc_decimal_count, loom_uc_re_word_count,
+    loom_uc_cased_count, loom_uc_case_ignorable_count;
 
 extern const loom_uc_fold loom_uc_ascii_fold[];
 extern const size_t loom_uc_ascii_fold_count;
@@ -83,6 +83,65 @@ extern const loom_uc_pair_map loom_html_invalid_charrefs[]; /* {number, replacem
 extern const size_t loom_html_invalid_charrefs_count;
 extern const loom_uc_range loom_html_invalid_codepoints[];
 extern const size_t loom_html_invalid_codepoints_count;
+
+/* ---- ftfy_tables.c: fix_encoding (mojibake repair) ---------------------
+ * The regexes ftfy uses are tables of fixed-length alternatives; see
+ * scripts/ftfy_mojibake_tables.py for how they are taken from ftfy. */
+typedef struct loom_ftfy_class_run {
+    uint32_t lo, hi; /* inclusive */
+    uint64_t bad;    /* bit k: in class k of the badness alternatives */
+    uint8_t utf8;    /* LOOM_FTFY_U8_* bits (chardata.UTF8_CLUES) */
+} loom_ftfy_class_run;
+
+#define LOOM_FTFY_U8_FIRST2 1u
+#define LOOM_FTFY_U8_FIRST3 2u
+#define LOOM_FTFY_U8_FIRST4 4u
+#define LOOM_FTFY_U8_CONT 8u
+#define LOOM_FTFY_U8_CONT_STRICT 16u
+
+enum { /* one character of a badness alternative (regex atom) */
+    LOOM_FTFY_ATOM_CLASS,     /* arg: class bit */
+    LOOM_FTFY_ATOM_NOT_CLASS, /* [^...] of class bit arg */
+    LOOM_FTFY_ATOM_LIT,       /* arg: code point */
+    LOOM_FTFY_ATOM_SPACE,     /* re \s (str.isspace) */
+    LOOM_FTFY_ATOM_WORD,      /* re \w (str.isalnum or '_') */
+    LOOM_FTFY_ATOM_ANY,       /* . (anything but '\n') */
+    LOOM_FTFY_ATOM_BOL        /* ^ (zero width, start of the text) */
+};
+#define LOOM_FTFY_MAX_ATOMS 7
+typedef struct loom_ftfy_atom {
+    uint8_t kind;
+    uint32_t arg;
+} loom_ftfy_atom;
+typedef struct loom_ftfy_pattern {
+    uint8_t n;
+    loom_ftfy_atom a[LOOM_FTFY_MAX_ATOMS];
+} loom_ftfy_pattern;
+
+typedef struct loom_ftfy_byte_pattern {
+    uint8_t n;
+    uint8_t cls[6]; /* indices into loom_ftfy_byte_classes */
+} loom_ftfy_byte_pattern;
+
+#define LOOM_FTFY_CHARMAPS 10
+#define LOOM_FTFY_CHARMAP_SLOPPY 1u     /* replace_lossy_sequences applies */
+#define LOOM_FTFY_CHARMAP_RESTORE_A0 2u /* restore_byte_a0 applies (all but macroman) */
+typedef struct loom_ftfy_charmap_entry {
+    uint32_t cp;
+    uint8_t byte[LOOM_FTFY_CHARMAPS]; /* 0: not encodable */
+} loom_ftfy_charmap_entry;
+
+extern const loom_ftfy_class_run loom_ftfy_classes[];
+extern const size_t loom_ftfy_classes_count;
+extern const loom_ftfy_pattern loom_ftfy_badness[];
+extern const size_t loom_ftfy_badness_count;
+extern const uint32_t loom_ftfy_byte_classes[][8];
+extern const loom_ftfy_byte_pattern loom_ftfy_altered_utf8[], loom_ftfy_lossy_utf8[];
+extern const size_t loom_ftfy_altered_utf8_count, loom_ftfy_lossy_utf8_count;
+extern const char *const loom_ftfy_charmap_names[LOOM_FTFY_CHARMAPS];
+extern const uint8_t loom_ftfy_charmap_flags[LOOM_FTFY_CHARMAPS];
+extern const loom_ftfy_charmap_entry loom_ftfy_charmap[];
+extern const size_t loom_ftfy_charmap_count;
 
 /* ---- lookups (tokenizer_text.c) ---------------------------------------- */
 bool loom_uc_in_ranges(const loom_uc_range *r, size_t n, uint32_t cp);
