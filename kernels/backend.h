@@ -24,4 +24,32 @@ const char *loom_cuda_built_archs(void);
  * "this GPU is sm_75; loom was built for sm_80,sm_86,sm_89,sm_90". */
 loom_status loom_cuda_probe(int device, char *desc, size_t desc_len);
 
+/* ---- device memory (CUDA backend) -----------------------------------------
+ * Implemented in kernels/cuda/memory.cu with the CUDA runtime, so host code
+ * never includes a CUDA header; with LOOM_CUDA=OFF (kernels/cuda_absent.c)
+ * each fails with LOOM_E_DEVICE saying the build has no CUDA. All work goes
+ * on the default stream; copies are synchronous with respect to the host.
+ * Not verified on a GPU yet (no GPU on the development machines). */
+
+/* `bytes` of device memory (cudaMalloc: 256-byte aligned); 0 bytes gives a
+ * small valid allocation. LOOM_E_NOMEM names the size when the GPU is full. */
+loom_status loom_device_alloc(size_t bytes, void **out);
+loom_status loom_device_free(void *p); /* NULL is fine */
+loom_status loom_device_upload(void *dst_dev, const void *src_host, size_t bytes);
+loom_status loom_device_download(void *dst_host, const void *src_dev, size_t bytes);
+loom_status loom_device_memset(void *dst_dev, int byte, size_t bytes);
+/* Waits for all queued device work; reports an asynchronous fault as LOOM_E_DEVICE. */
+loom_status loom_device_sync(void);
+
+/* n f32 values on the host → n f16 values on the device (round to nearest
+ * even, the same as loom_f32_to_f16 and torch's cast), converted on the GPU;
+ * and back (f16 device → f32 host, exact). */
+loom_status loom_device_upload_f32_as_f16(void *dst_dev, const float *src_host, size_t n);
+loom_status loom_device_download_f16_as_f32(float *dst_host, const void *src_dev, size_t n);
+
+/* Times fn(ctx) on the GPU with CUDA events: `warmup` untimed calls, then
+ * `reps` timed ones (one event pair each); *median_ms gets the median.
+ * A failing fn stops the timing and its status is returned. */
+loom_status loom_device_time_ms(loom_status (*fn)(void *ctx), void *ctx, int warmup, int reps, double *median_ms);
+
 #endif

@@ -113,6 +113,12 @@ extern const loom_ops loom_ops_cpu;
 /* The CUDA table; entries are NULL until their kernels land. Always linked,
  * so the host never needs #ifdefs; use loom_cuda_available() first. */
 extern const loom_ops loom_ops_cuda;
+/* Vendor baselines on the same signatures (kernels/cuda/vendor/): cuBLAS
+ * GEMMs, cuDNN convolution, attention from cuBLAS batched GEMMs + an fp32
+ * softmax. Tensors are device f16 (dtype LOOM_F16, device LOOM_CUDA),
+ * contiguous; accumulation in fp32. The reference loom's own CUDA kernels
+ * are checked and timed against (issue 5 item 3). Empty with LOOM_CUDA=OFF. */
+extern const loom_ops loom_ops_cuda_vendor;
 
 /* Error for a NULL table entry: "<op>: not implemented on the <backend> backend". */
 loom_status loom_op_missing(const loom_ops *ops, const char *op);

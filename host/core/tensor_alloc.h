@@ -1,6 +1,7 @@
 /* tensor_alloc.h — owning allocations for activations and converted weights.
  * A loom_tensor is a view; these give it memory. Host memory is 64-byte
- * aligned (BLAS-friendly). Device memory comes with the CUDA backend issue. */
+ * aligned (BLAS-friendly); device memory goes through kernels/backend.h
+ * (loom_device_alloc — an error naming the reason without a usable GPU). */
 #ifndef LOOM_TENSOR_ALLOC_H
 #define LOOM_TENSOR_ALLOC_H
 

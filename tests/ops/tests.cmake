@@ -5,3 +5,11 @@ loom_add_test(NAME test_cpu_ops
               LABELS ops)
 loom_add_test(NAME test_cpu_table SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cpu_table.c LABELS unit ops)
 loom_add_test(NAME test_dtype_conv SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dtype_conv.c LABELS unit ops)
+# CUDA ops (own kernels and vendor baselines) against the CPU reference at
+# SD's shapes; skipped (exit 77) without a usable GPU. `perf` mode and op
+# filters via argv; scripts/gpu-check.sh runs it on a GPU machine.
+loom_add_test(NAME test_backend_ops
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_backend_ops.c ${CMAKE_CURRENT_LIST_DIR}/backend_cases.c
+                      ${CMAKE_CURRENT_LIST_DIR}/fixture_rng.c
+              LABELS gpu)
+loom_add_test(NAME test_device_memory SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_device_memory.c LABELS unit gpu)

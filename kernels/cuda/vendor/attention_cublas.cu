@@ -1,0 +1,150 @@
+/* attention_cublas.cu — vendor baseline for loom_ops.attention and
+ * attention_causal (ops.h): per sample and per chunk of heads,
+ *   S = scale·Q·Kᵀ   cublasGemmStridedBatchedEx, fp16 in, fp32 scores;
+ *   P = softmax(S)   one block per row, fp32 max/sum, P stored as fp16;
+ *   O = P·V          cublasGemmStridedBatchedEx, fp32 accumulate, fp16 out.
+ * Heads are the batch: head h of q[B,S,H·D] is the S×D submatrix at column
+ * offset h·D with row stride H·D, so consecutive heads are D elements apart.
+ * Scores are materialised (Sq·Sk·6 bytes per head: 96 MiB at 4096 tokens);
+ * heads are chunked to keep the scratch near kScratch. A baseline for the
+ * flash kernel, not a fast path. cuDNN's fused SDPA (graph API) is the other
+ * candidate for later. Not yet run on a GPU. */
+#include <cfloat>
+#include <cmath>
+
+#include <cuda_fp16.h>
+
+#include "nvtx.h"
+#include "vendor.h"
+
+namespace {
+
+constexpr size_t kScratch = size_t(256) << 20;
+constexpr int kThreads = 256;
+
+__device__ float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+__device__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* All threads get the block's reduction; red has one slot per warp. */
+template <bool kMax> __device__ float block_reduce(float v, float *red)
+{
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    v = kMax ? warp_max(v) : warp_sum(v);
+    if (lane == 0) red[wid] = v;
+    __syncthreads();
+    float r = lane < (int)(blockDim.x >> 5) ? red[lane] : (kMax ? -FLT_MAX : 0.0f);
+    r = kMax ? warp_max(r) : warp_sum(r);
+    __syncthreads(); /* red is reused by the next reduction */
+    return r;
+}
+
+/* Row r of s (r = head_in_chunk·sq + i) → row r of p. Causal: query i sees
+ * keys j ≤ i (top-left aligned, as the CPU op and torch's is_causal). */
+__global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, __half *p, int sq, int sk, int causal)
+{
+    __shared__ float red[32];
+    const size_t r = blockIdx.x;
+    const float *row = s + r * (size_t)sk;
+    __half *prow = p + r * (size_t)sk;
+    const int i = (int)(r % (size_t)sq);
+    const int lim = causal ? min(sk, i + 1) : sk;
+    float m = -FLT_MAX;
+    for (int j = threadIdx.x; j < lim; j += blockDim.x) m = fmaxf(m, row[j]);
+    m = block_reduce<true>(m, red);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < lim; j += blockDim.x) sum += expf(row[j] - m);
+    sum = block_reduce<false>(sum, red);
+    const float inv = 1.0f / sum;
+    for (int j = threadIdx.x; j < sk; j += blockDim.x)
+        prow[j] = __float2half_rn(j < lim ? expf(row[j] - m) * inv : 0.0f);
+}
+
+loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                           loom_tensor *o, int heads, float scale, int causal)
+{
+    LOOM_TRY(loom_vendor_check_tensor(op, "q", q));
+    LOOM_TRY(loom_vendor_check_tensor(op, "k", k));
+    LOOM_TRY(loom_vendor_check_tensor(op, "v", v));
+    LOOM_TRY(loom_vendor_check_tensor(op, "o", o));
+    if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3)
+        return loom_fail(LOOM_E_INVALID, "%s: q, k, v must be [B, S, H*D]", op);
+    if (heads < 1) return loom_fail(LOOM_E_INVALID, "%s: %d heads", op, heads);
+    const int64_t b = q->shape[0], sq = q->shape[1], sk = k->shape[1], hd = q->shape[2], hdv = v->shape[2];
+    if (hd % heads || hdv % heads)
+        return loom_fail(LOOM_E_INVALID, "%s: %d heads do not divide q's %lld or v's %lld channels", op, heads,
+                         (long long)hd, (long long)hdv);
+    const int64_t kshape[3] = {b, sk, hd}, vshape[3] = {b, sk, hdv}, oshape[3] = {b, sq, hdv};
+    LOOM_TRY(loom_vendor_check_shape(op, "k", k, 3, kshape));
+    LOOM_TRY(loom_vendor_check_shape(op, "v", v, 3, vshape));
+    LOOM_TRY(loom_vendor_check_shape(op, "o", o, 3, oshape));
+    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "q", q, 0));
+    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "k", k, 0));
+    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "v", v, 0));
+    if (b == 0 || sq == 0 || hdv == 0) return LOOM_OK;
+    if (sk == 0) return loom_fail(LOOM_E_INVALID, "%s: no keys (k is [%lld, 0, %lld])", op, (long long)b, (long long)hd);
+    const int64_t d = hd / heads, dv = hdv / heads;
+    LOOM_TRY(loom_vendor_check_int(op, "Sq", sq));
+    LOOM_TRY(loom_vendor_check_int(op, "Sk", sk));
+    LOOM_TRY(loom_vendor_check_int(op, "H*D", hd));
+    LOOM_TRY(loom_vendor_check_int(op, "H*Dv", hdv));
+    if (!(scale > 0.0f)) scale = (float)(1.0 / sqrt((double)d)); /* as the CPU op */
+
+    const size_t per_head = (size_t)sq * (size_t)sk * (sizeof(float) + sizeof(__half));
+    int64_t chunk = (int64_t)(kScratch / per_head);
+    chunk = chunk < 1 ? 1 : (chunk > heads ? heads : chunk);
+    LOOM_TRY(loom_vendor_check_int(op, "rows of a head chunk", chunk * sq));
+    void *ws;
+    LOOM_TRY(loom_vendor_workspace(per_head * (size_t)chunk, &ws));
+    float *scores = (float *)ws;
+    __half *probs = (__half *)(scores + (size_t)chunk * sq * sk);
+    cublasHandle_t h;
+    LOOM_TRY(loom_vendor_cublas(&h));
+    const float one = 1.0f, zero = 0.0f;
+    const long long s_stride = (long long)sq * sk;
+    for (int64_t bi = 0; bi < b; bi++)
+        for (int64_t h0 = 0; h0 < heads; h0 += chunk) {
+            const int hc = (int)(heads - h0 < chunk ? heads - h0 : chunk);
+            const __half *qb = (const __half *)q->data + (bi * sq * hd + h0 * d);
+            const __half *kb = (const __half *)k->data + (bi * sk * hd + h0 * d);
+            const __half *vb = (const __half *)v->data + (bi * sk * hdv + h0 * dv);
+            __half *ob = (__half *)o->data + (bi * sq * hdv + h0 * dv);
+            // Sᵀ[Sk,Sq] per head = K_h (OP_T of its D×Sk view) · Q_hᵀ[D,Sq]; fp32 out
+            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)sk, (int)sq, (int)d, &scale, kb,
+                                                    CUDA_R_16F, (int)hd, d, qb, CUDA_R_16F, (int)hd, d, &zero, scores,
+                                                    CUDA_R_32F, (int)sk, s_stride, hc, CUBLAS_COMPUTE_32F,
+                                                    CUBLAS_GEMM_DEFAULT));
+            softmax_rows_kernel<<<(unsigned)(hc * sq), kThreads>>>(scores, probs, (int)sq, (int)sk, causal);
+            LOOM_LAUNCH_CHECK("softmax_rows_kernel");
+            // Oᵀ[Dv,Sq] per head = V_hᵀ[Dv,Sk] · Pᵀ[Sk,Sq]
+            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)dv, (int)sq, (int)sk, &one, vb,
+                                                    CUDA_R_16F, (int)hdv, dv, probs, CUDA_R_16F, (int)sk, s_stride,
+                                                    &zero, ob, CUDA_R_16F, (int)hdv, dv, hc, CUBLAS_COMPUTE_32F,
+                                                    CUBLAS_GEMM_DEFAULT));
+        }
+    return LOOM_OK;
+}
+
+} // namespace
+
+loom_status loom_vendor_attention(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v, loom_tensor *o,
+                                  int heads, float scale)
+{
+    LOOM_NVTX_RANGE("vendor/attention");
+    return attention_impl("attention", q, k, v, o, heads, scale, 0);
+}
+
+loom_status loom_vendor_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                                         loom_tensor *o, int heads, float scale)
+{
+    LOOM_NVTX_RANGE("vendor/attention_causal");
+    return attention_impl("attention_causal", q, k, v, o, heads, scale, 1);
+}

@@ -1,0 +1,172 @@
+/* conv2d_cudnn.cu — vendor baseline for loom_ops.conv2d (ops.h) with cuDNN:
+ * x NHWC, w OHWI (cuDNN's NHWC filter layout, "KRSC"), y NHWC, fp16 storage
+ * with fp32 compute (cuDNN's PSEUDO_HALF configuration: half tensors, a
+ * float convolution descriptor) and tensor-op math allowed.
+ *
+ * Descriptors and the algorithm are made once per shape and cached (style.md:
+ * no per-call descriptor rebuilds). The legacy convolution API is used: it is
+ * deprecated in cuDNN 9 in favour of the graph API but still routes to the
+ * same engines, and needs no cudnn-frontend. bias + residual are prefilled
+ * into y and the convolution adds with beta = 1 (vendor.h).
+ * Not yet run on a GPU. */
+#include <cstring>
+
+#include "nvtx.h"
+#include "vendor.h"
+
+namespace {
+
+struct conv_key {
+    int n, h, w, c, o, kh, kw, sh, sw, ph, pw;
+};
+
+struct conv_plan {
+    conv_key key;
+    cudnnTensorDescriptor_t xd, yd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t ws_bytes;
+    int used;
+};
+
+/* SD1.x at one resolution has a few dozen distinct conv shapes; when more
+ * appear (several resolutions) the oldest slot is reused round-robin. */
+constexpr int kPlans = 128;
+conv_plan g_plans[kPlans];
+int g_next;
+
+/* Algorithms whose scratch exceeds this are skipped (the heuristic lists
+ * several; one of the implicit-GEMM ones needs none). */
+constexpr size_t kMaxWorkspace = size_t(256) << 20;
+
+void destroy_plan(conv_plan *p)
+{
+    if (!p->used) return;
+    (void)cudnnDestroyTensorDescriptor(p->xd);
+    (void)cudnnDestroyTensorDescriptor(p->yd);
+    (void)cudnnDestroyFilterDescriptor(p->wd);
+    (void)cudnnDestroyConvolutionDescriptor(p->cd);
+    memset(p, 0, sizeof *p);
+}
+
+loom_status make_plan(cudnnHandle_t h, const conv_key &k, conv_plan *p)
+{
+    destroy_plan(p);
+    p->key = k;
+    p->used = 1; /* from here on destroy_plan cleans up whatever was created */
+    CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->xd));
+    CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->yd));
+    CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->wd));
+    CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->cd));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, k.n, k.c, k.h, k.w));
+    CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, k.o, k.c, k.kh, k.kw));
+    CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, k.ph, k.pw, k.sh, k.sw, 1, 1, CUDNN_CROSS_CORRELATION,
+                                                CUDNN_DATA_FLOAT));
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, CUDNN_TENSOR_OP_MATH));
+    int on, oc, oh, ow;
+    CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->cd, p->xd, p->wd, &on, &oc, &oh, &ow));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, on, oc, oh, ow));
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int found = 0;
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p->xd, p->wd, p->cd, p->yd,
+                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    for (int i = 0; i < found; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxWorkspace) {
+            /* the heuristic's entry says which math mode it was rated for */
+            CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, perf[i].mathType));
+            p->algo = perf[i].algo;
+            p->ws_bytes = perf[i].memory;
+            return LOOM_OK;
+        }
+    return loom_fail(LOOM_E_UNSUPPORTED, "conv2d: cuDNN has no algorithm for x [%d, %d, %d, %d], w [%d, %d, %d, %d] "
+                     "within %zu MiB of workspace", k.n, k.h, k.w, k.c, k.o, k.kh, k.kw, k.c, kMaxWorkspace >> 20);
+}
+
+loom_status find_plan(const conv_key &k, conv_plan **out)
+{
+    for (int i = 0; i < kPlans; i++)
+        if (g_plans[i].used && memcmp(&g_plans[i].key, &k, sizeof k) == 0) {
+            *out = &g_plans[i];
+            return LOOM_OK;
+        }
+    cudnnHandle_t h;
+    LOOM_TRY(loom_vendor_cudnn(&h));
+    conv_plan *p = &g_plans[g_next];
+    g_next = (g_next + 1) % kPlans;
+    loom_status s = make_plan(h, k, p);
+    if (s != LOOM_OK) {
+        destroy_plan(p);
+        return s;
+    }
+    *out = p;
+    return LOOM_OK;
+}
+
+} // namespace
+
+loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                               const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p)
+{
+    LOOM_NVTX_RANGE("vendor/conv2d");
+    static const char op[] = "conv2d";
+    LOOM_TRY(loom_vendor_check_tensor(op, "x", x));
+    LOOM_TRY(loom_vendor_check_tensor(op, "w", w));
+    LOOM_TRY(loom_vendor_check_tensor(op, "y", y));
+    if (!p) return loom_fail(LOOM_E_INVALID, "conv2d: parameters are missing");
+    if (x->ndim != 4 || w->ndim != 4)
+        return loom_fail(LOOM_E_INVALID, "conv2d: x and w must have 4 dims (NHWC, OHWI); got %d and %d", x->ndim,
+                         w->ndim);
+    if (p->stride_h < 1 || p->stride_w < 1 || p->pad_h < 0 || p->pad_w < 0)
+        return loom_fail(LOOM_E_INVALID, "conv2d: stride %dx%d, padding %dx%d", p->stride_h, p->stride_w, p->pad_h,
+                         p->pad_w);
+    if (w->shape[3] != x->shape[3]) {
+        char xs[96], ws[96];
+        return loom_fail(LOOM_E_INVALID, "conv2d: x is %s but w %s expects %lld input channels",
+                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        LOOM_TRY(loom_vendor_check_int(op, "an x extent", x->shape[i]));
+        LOOM_TRY(loom_vendor_check_int(op, "a w extent", w->shape[i]));
+    }
+    const int64_t hp = x->shape[1] + 2 * (int64_t)p->pad_h, wp = x->shape[2] + 2 * (int64_t)p->pad_w;
+    if (w->shape[1] < 1 || w->shape[2] < 1 || hp < w->shape[1] || wp < w->shape[2])
+        return loom_fail(LOOM_E_INVALID, "conv2d: a %lldx%lld kernel does not fit the padded %lldx%lld input",
+                         (long long)w->shape[1], (long long)w->shape[2], (long long)hp, (long long)wp);
+    const int64_t ho = (hp - w->shape[1]) / p->stride_h + 1, wo = (wp - w->shape[2]) / p->stride_w + 1;
+    const int64_t yshape[4] = {x->shape[0], ho, wo, w->shape[0]};
+    LOOM_TRY(loom_vendor_check_shape(op, "y", y, 4, yshape));
+    if (bias) {
+        LOOM_TRY(loom_vendor_check_tensor(op, "bias", bias));
+        LOOM_TRY(loom_vendor_check_shape(op, "bias", bias, 1, &w->shape[0]));
+    }
+    if (residual) {
+        LOOM_TRY(loom_vendor_check_tensor(op, "residual", residual));
+        LOOM_TRY(loom_vendor_check_shape(op, "residual", residual, 4, yshape));
+    }
+    LOOM_TRY(loom_vendor_check_alias(op, "y", y, "x", x, 0));
+    LOOM_TRY(loom_vendor_check_alias(op, "y", y, "w", w, 0));
+    LOOM_TRY(loom_vendor_check_alias(op, "y", y, "bias", bias, 0));
+    LOOM_TRY(loom_vendor_check_alias(op, "y", y, "residual", residual, 1));
+    if (loom_tensor_numel(y) == 0) return LOOM_OK;
+    if (x->shape[3] == 0) /* no input channels: y = bias + residual */
+        return loom_vendor_prefill(y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
+                                   yshape[0] * ho * wo, yshape[3]);
+
+    const conv_key key = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3], (int)w->shape[0],
+                          (int)w->shape[1], (int)w->shape[2], p->stride_h, p->stride_w, p->pad_h, p->pad_w};
+    conv_plan *plan;
+    LOOM_TRY(find_plan(key, &plan));
+    const int pre = bias || residual;
+    if (pre)
+        LOOM_TRY(loom_vendor_prefill(y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
+                                     yshape[0] * ho * wo, yshape[3]));
+    void *ws = nullptr;
+    if (plan->ws_bytes) LOOM_TRY(loom_vendor_workspace(plan->ws_bytes, &ws));
+    cudnnHandle_t h;
+    LOOM_TRY(loom_vendor_cudnn(&h));
+    const float alpha = 1.0f, beta = pre ? 1.0f : 0.0f; /* float scalars: the compute type is float */
+    CUDNN_CHECK(cudnnConvolutionForward(h, &alpha, plan->xd, x->data, plan->wd, w->data, plan->cd, plan->algo, ws,
+                                        plan->ws_bytes, &beta, plan->yd, y->data));
+    return LOOM_OK;
+}

@@ -1,0 +1,50 @@
+/* vendor.h — shared pieces of the vendor baselines (kernels/cuda/vendor/):
+ * the library handles, one grow-only workspace, argument checks for device
+ * f16 tensors, and the bias/residual prefill that lets cuBLAS and cuDNN add
+ * them through beta = 1 (one fp16 rounding of bias+residual, one of the
+ * result; no separate epilogue pass over y).
+ *
+ * State is process-wide and unsynchronised: one host thread drives the GPU,
+ * everything on the default stream (the runtime issue adds streams). Not yet
+ * run on a GPU; tests/ops/test_backend_ops.c is the check. */
+#ifndef LOOM_CUDA_VENDOR_H
+#define LOOM_CUDA_VENDOR_H
+
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+extern "C" {
+#include "cuda_check.h"
+#include "ops.h"
+}
+
+loom_status loom_vendor_cublas(cublasHandle_t *out);
+loom_status loom_vendor_cudnn(cudnnHandle_t *out);
+/* At least `bytes` of device scratch, valid until the next call (grow-only). */
+loom_status loom_vendor_workspace(size_t bytes, void **out);
+
+/* A required operand: non-NULL, f16, on the CUDA device, contiguous, data set. */
+loom_status loom_vendor_check_tensor(const char *op, const char *name, const loom_tensor *t);
+/* t has exactly `shape`; the message shows both shapes. */
+loom_status loom_vendor_check_shape(const char *op, const char *name, const loom_tensor *t, int ndim,
+                                    const int64_t *shape);
+/* The vendor libraries take int dimensions. */
+loom_status loom_vendor_check_int(const char *op, const char *what, int64_t v);
+/* y's bytes must not overlap x's; with allow_same the identical buffer is fine. */
+loom_status loom_vendor_check_alias(const char *op, const char *yname, const loom_tensor *y, const char *xname,
+                                    const loom_tensor *x, int allow_same);
+
+/* y[rows, n] = f16(bias[n] + residual[rows, n]) summed in fp32; bias and/or
+ * residual may be NULL (both NULL: zeros); residual may be y itself. */
+loom_status loom_vendor_prefill(void *y, const void *bias, const void *residual, int64_t rows, int64_t n);
+
+loom_status loom_vendor_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                               const loom_tensor *residual, loom_tensor *y);
+loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                               const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p);
+loom_status loom_vendor_attention(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v, loom_tensor *o,
+                                  int heads, float scale);
+loom_status loom_vendor_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
+                                         loom_tensor *o, int heads, float scale);
+
+#endif

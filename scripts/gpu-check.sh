@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# gpu-check.sh — everything loom can learn from one unattended run on a bare
+# GPU machine (CUDA, CMake and python3 present; no network; maybe no Debian
+# -dev packages): build for the GPU found, run the `gpu` tests (every CUDA op,
+# own and vendor, against the CPU reference), compute-sanitizer over them,
+# the perf mode (vendor baselines' times on SD's shapes), and a short table
+# printed LAST (a remote runner returns the end of the output).
+#
+#   OUT=/some/dir scripts/gpu-check.sh        # results in $OUT (default ./gpu-check-out)
+#   BUILD=dir  (default build-gpu-check)      JOBS=n (default nproc)
+#   GPU_CHECK_MODE=check-only                 skip the full-project attempt (faster build)
+#   GPU_CHECK_ASSUME_CC=90                    testing this script without a GPU: skip detection,
+#                                             build for sm_90; the tests then report SKIPPED (exit 1)
+#
+# It only reads the GPU's state (nvidia-smi queries); it never changes clocks,
+# power, compute mode, MIG or persistence, and never resets the GPU.
+#
+# Exactly 8 files are written to $OUT (the device tool of loom's workplace
+# returns at most 8): summary.md, env.txt, build.log, ctest.log, check.csv,
+# sanitizer.log, perf.log, perf.csv.
+#
+# Exit status: 0 all passed; 1 a check failed; 2 no usable GPU; 3 the build failed.
+#
+# Build mode: the full project if its dependencies are there (jansson, stb,
+# OpenBLAS, zlib through pkg-config), else -DLOOM_GPU_CHECK_ONLY=ON (kernels +
+# test_backend_ops; the CPU reference on a naive threaded GEMM when OpenBLAS
+# is absent — said in summary.md). cuDNN: the system's, else the one inside
+# python3's nvidia-cudnn wheel (PyTorch's), which ships no libcudnn.so link.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 3
+ROOT=$(pwd)
+OUT=${OUT:-gpu-check-out}
+BUILD=${BUILD:-build-gpu-check}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}
+mkdir -p "$OUT" || { echo "gpu-check: cannot create $OUT"; exit 3; }
+OUT=$(cd "$OUT" && pwd)
+export PATH="$PATH:/usr/local/cuda/bin"
+summary="$OUT/summary.md" env="$OUT/env.txt" blog="$OUT/build.log"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+# ---- 1. the GPU, read-only -------------------------------------------------
+cc=${GPU_CHECK_ASSUME_CC:-}
+if [ -z "$cc" ] && command -v nvidia-smi >/dev/null 2>&1; then
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+fi
+if [ -z "$cc" ] && command -v python3 >/dev/null 2>&1; then # no nvidia-smi: ask PyTorch
+  cc=$(python3 -c 'import torch; m, n = torch.cuda.get_device_capability(0); print(f"{m}{n}")' 2>/dev/null)
+fi
+{
+  echo "== date"; date -u
+  echo "== git"; git describe --always --dirty 2>/dev/null || echo "unknown (no .git in this copy)"
+  echo "== uname"; uname -a
+  echo "== nvidia-smi -q"; nvidia-smi -q 2>&1 || echo "nvidia-smi not available"
+  echo "== nvcc"; nvcc --version 2>&1 || echo "nvcc not found"
+  echo "== cmake"; cmake --version 2>&1 | head -1
+  echo "== cc"; cc --version 2>&1 | head -1
+  echo "== compute-sanitizer"; compute-sanitizer --version 2>&1 | tail -1
+  echo "== python3 torch"; python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version())' 2>&1
+} >"$env" 2>&1
+if ! [[ "$cc" =~ ^[0-9]+$ ]]; then
+  note "gpu-check: no GPU: nvidia-smi and torch found no CUDA device here (details in $env)"
+  exit 2
+fi
+gpu_name=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+archs=$cc
+[ "$cc" = 90 ] && archs="90;90a" # Hopper: also the sm_90a objects (wgmma kernels, HOPPER.md)
+
+# ---- 2. configure and build ------------------------------------------------
+cudnn_args=()
+cudnn_note="system cuDNN"
+if ! ls /usr/include/cudnn.h /usr/include/*/cudnn.h /usr/local/cuda/include/cudnn.h >/dev/null 2>&1; then
+  wheel=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)
+  if [ -n "$wheel" ] && [ -f "$wheel/include/cudnn.h" ]; then
+    lib=$(find "$wheel/lib" -name 'libcudnn.so*' | sort | head -1)
+    cudnn_args=(-DCUDNN_INCLUDE_DIR="$wheel/include" -DCUDNN_LIBRARY="$lib")
+    export LD_LIBRARY_PATH="$wheel/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # its sub-libraries are dlopened
+    cudnn_note="cuDNN from python3's wheel ($wheel)"
+  fi
+fi
+mode=${GPU_CHECK_MODE:-full}
+configure() {
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$archs" \
+    "${cudnn_args[@]}" "$@" >>"$blog" 2>&1
+}
+echo "== configure ($mode)" >"$blog"
+if [ "$mode" != full ] || ! configure -DLOOM_GPU_CHECK_ONLY=OFF; then
+  mode=check-only
+  echo "== full configure failed (dependencies missing?): LOOM_GPU_CHECK_ONLY=ON" >>"$blog"
+  rm -rf "$BUILD"
+  configure -DLOOM_GPU_CHECK_ONLY=ON || { note "gpu-check: configure failed (see build.log)"; tail -20 "$blog"; exit 3; }
+fi
+grep "loom:" "$blog" | sed 's/^-- //' >>"$summary"
+t0=$(date +%s)
+echo "== build" >>"$blog"
+if ! cmake --build "$BUILD" -j "$JOBS" >>"$blog" 2>&1; then
+  note "gpu-check: build failed (see build.log)"
+  grep -E "error|Error" "$blog" | head -20
+  exit 3
+fi
+build_s=$(($(date +%s) - t0))
+test_bin=$(find "$BUILD" -name test_backend_ops -type f -perm -u+x | head -1)
+
+# ---- 3. tests, sanitizers, perf ---------------------------------------------
+LOOM_BACKEND_OPS_CSV="$OUT/check.csv" ctest --test-dir "$BUILD" -L gpu --output-on-failure -V >"$OUT/ctest.log" 2>&1
+ctest_rc=$?
+if grep -q "SKIPPED" "$OUT/ctest.log" || grep -q "tests did not run" "$OUT/ctest.log"; then ctest_rc=77; fi
+
+san_log="$OUT/sanitizer.log"
+: >"$san_log"
+san() { # tool, timeout, test arguments…
+  local tool=$1 limit=$2
+  shift 2
+  echo "== compute-sanitizer --tool $tool $* (limit ${limit}s)" >>"$san_log"
+  timeout "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 "$test_bin" "$@" >>"$san_log" 2>&1
+  local rc=$?
+  echo "== exit $rc" >>"$san_log"
+  case $rc in 0) echo clean ;; 99) echo ERRORS ;; 124) echo "timed out" ;; 1) echo "test failed" ;; *) echo "exit $rc" ;; esac
+}
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  # --quick: one small case per op; the CPU reference and the GPU work stay short under instrumentation
+  memcheck=$(san memcheck 300 --quick)
+  racecheck=$(san racecheck 120 --quick --table cuda_vendor attention attention_causal) # our softmax's shared memory
+else
+  memcheck="compute-sanitizer not found" racecheck="$memcheck"
+fi
+
+"$test_bin" perf --reps 30 --csv "$OUT/perf.csv" >"$OUT/perf.log" 2>&1
+perf_rc=$?
+
+# ---- 4. summary: markdown file, short table last on stdout ---------------
+status=0
+[ "$ctest_rc" = 0 ] || status=1
+[ "$memcheck" = clean ] || status=1
+[ "$perf_rc" = 0 ] || status=1
+{
+  echo
+  echo "GPU: $gpu_name (sm_$cc); built for $archs in ${build_s}s, mode $mode, $cudnn_note"
+  [ "$mode" = check-only ] && grep -q "naive GEMM" "$blog" &&
+    echo "NOTE: no OpenBLAS here: the CPU reference ran on the naive GEMM (tests/ops/gpu_check_only)"
+  case $ctest_rc in 0) verdict=passed ;; 77) verdict=SKIPPED ;; *) verdict=FAILED ;; esac
+  echo "ctest -L gpu: $verdict"
+  grep -m1 "SKIPPED:" "$OUT/ctest.log"
+  echo "memcheck: $memcheck; racecheck (vendor attention): $racecheck; perf: exit $perf_rc"
+  echo
+  echo "| table | op | shape | rel L2 | % of tol | check | ms (median) | TFLOP/s |"
+  echo "|---|---|---|---|---|---|---|---|"
+  # join check.csv and perf.csv on (table, op, shape); fields are quoted where they hold commas
+  python3 - "$OUT/check.csv" "$OUT/perf.csv" <<'EOF' 2>/dev/null || echo "(no CSV results: see ctest.log and perf.log)"
+import csv, sys
+def load(p):
+    try:
+        with open(p) as f:
+            return {(r["table"], r["op"], r["shape"]): r for r in csv.DictReader(f)}
+    except OSError:
+        return {}
+chk, prf = load(sys.argv[1]), load(sys.argv[2])
+if not chk and not prf:
+    print("| - | - | no results: see ctest.log and perf.log | - | - | - | - | - |")
+for key in list(chk) + [k for k in prf if k not in chk]:
+    c, p = chk.get(key), prf.get(key)
+    rel = f'{float(c["rel_l2"]):.2e}' if c else "-"
+    pct = f'{100 * float(c["rel_l2"]) / float(c["tol"]):.0f}%' if c and float(c["tol"]) > 0 else "-"
+    res = c["result"] if c else "-"
+    ms = f'{float(p["ms"]):.4f}' if p else "-"
+    tf = f'{float(p["tflops"]):.1f}' if p else "-"
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {rel} | {pct} | {res} | {ms} | {tf} |")
+EOF
+} >>"$summary"
+overall=FAIL
+[ $status = 0 ] && overall=PASS
+echo "gpu-check: results in $OUT ($(find "$OUT" -type f | wc -l) files); overall: $overall" >>"$summary"
+cat "$summary"
+exit $status
