@@ -1,14 +1,11 @@
 /* adapter_detect.c — classify an adapter from key names and shapes (adapter_detect.h). */
 #include "adapter_detect.h"
 
+#include "adapter_group.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct keyref {
-    const loom_adapter_tensor *t;
-    loom_adapter_key_parts kp;
-} keyref;
 
 /* One module group: the tensor playing each role, or NULL. */
 typedef struct module {
@@ -17,21 +14,6 @@ typedef struct module {
     loom_adapter_part part;
     const loom_adapter_tensor *r[LOOM_AR_COUNT];
 } module;
-
-static int cmp_keyref(const void *a, const void *b)
-{
-    const keyref *x = a, *y = b;
-    size_t n = x->kp.stem_len < y->kp.stem_len ? x->kp.stem_len : y->kp.stem_len;
-    int c = memcmp(x->t->name, y->t->name, n);
-    if (c) return c;
-    if (x->kp.stem_len != y->kp.stem_len) return x->kp.stem_len < y->kp.stem_len ? -1 : 1;
-    return strcmp(x->t->name, y->t->name); /* stable order inside a group */
-}
-
-static int same_stem(const keyref *a, const keyref *b)
-{
-    return a->kp.stem_len == b->kp.stem_len && !memcmp(a->t->name, b->t->name, a->kp.stem_len);
-}
 
 static int64_t dim(const module *m, loom_adapter_role role, int i)
 {
@@ -56,25 +38,6 @@ static int kernel_gt1(const module *m, loom_adapter_role role)
 {
     const loom_adapter_tensor *t = m->r[role];
     return t && t->ndim == 4 && (t->shape[2] > 1 || t->shape[3] > 1);
-}
-
-/* A1111's order (adapters.md §1.3, networks.py: module_types): the first test that passes wins. */
-static int classify(const module *m)
-{
-    const loom_adapter_tensor *const *r = m->r;
-    if (r[LOOM_AR_UP] && r[LOOM_AR_DOWN]) return LOOM_ADAPTER_LORA;
-    if (r[LOOM_AR_HADA_W1_A] && r[LOOM_AR_HADA_W1_B] && r[LOOM_AR_HADA_W2_A] && r[LOOM_AR_HADA_W2_B])
-        return LOOM_ADAPTER_LOHA;
-    if (r[LOOM_AR_IA3_WEIGHT]) return LOOM_ADAPTER_IA3;
-    if ((r[LOOM_AR_LOKR_W1] || (r[LOOM_AR_LOKR_W1_A] && r[LOOM_AR_LOKR_W1_B])) &&
-        (r[LOOM_AR_LOKR_W2] || (r[LOOM_AR_LOKR_W2_A] && r[LOOM_AR_LOKR_W2_B])))
-        return LOOM_ADAPTER_LOKR;
-    if (r[LOOM_AR_DIFF]) return LOOM_ADAPTER_FULL;
-    if (r[LOOM_AR_W_NORM] && r[LOOM_AR_B_NORM]) return LOOM_ADAPTER_NORM;
-    if (r[LOOM_AR_GLORA_A1] && r[LOOM_AR_GLORA_A2] && r[LOOM_AR_GLORA_B1] && r[LOOM_AR_GLORA_B2] && r[LOOM_AR_ALPHA])
-        return LOOM_ADAPTER_GLORA;
-    if (r[LOOM_AR_OFT_BLOCKS] || r[LOOM_AR_OFT_DIAG]) return LOOM_ADAPTER_OFT;
-    return -1;
 }
 
 /* A1111's self.dim (§3.1); 0 when the algorithm has none. */
@@ -252,46 +215,46 @@ loom_status loom_adapter_detect(const loom_adapter_tensor *t, int n, loom_adapte
     out->n_keys = n;
     out->family_reason = "no module shows the text width";
     if (n <= 0) return LOOM_OK;
-    keyref *k = malloc((size_t)n * sizeof *k);
+    const char **names = malloc((size_t)n * sizeof *names);
     int *ranks = malloc((size_t)n * sizeof *ranks);
     double *alphas = malloc((size_t)n * sizeof *alphas);
-    if (!k || !ranks || !alphas) {
-        free(k), free(ranks), free(alphas);
+    if (!names || !ranks || !alphas) {
+        free(names), free(ranks), free(alphas);
         return loom_fail(LOOM_E_NOMEM, "out of memory classifying %d adapter keys", n);
     }
     for (int i = 0; i < n; i++) {
-        k[i].t = &t[i];
-        loom_adapter_key_split(t[i].name, &k[i].kp);
-        if (k[i].kp.diffusers) out->n_diffusers_keys++;
-        else if (k[i].kp.role != LOOM_AR_UNKNOWN) out->n_kohya_keys++;
+        names[i] = t[i].name;
+        loom_adapter_key_parts kp;
+        loom_adapter_key_split(t[i].name, &kp);
+        if (kp.diffusers) out->n_diffusers_keys++;
+        else if (kp.role != LOOM_AR_UNKNOWN) out->n_kohya_keys++;
     }
-    qsort(k, (size_t)n, sizeof *k, cmp_keyref);
+    loom_adapter_group *groups;
+    int n_groups;
+    loom_status st = loom_adapter_group_keys(names, n, &groups, &n_groups);
+    if (st) {
+        free(names), free(ranks), free(alphas);
+        return st;
+    }
     evidence ev = {0, 0};
-    for (int i = 0, j; i < n; i = j) {
+    for (int gi = 0; gi < n_groups; gi++) {
+        const loom_adapter_group *g = &groups[gi];
         module m;
         memset(&m, 0, sizeof m);
-        m.stem = k[i].t->name;
-        m.stem_len = k[i].kp.stem_len;
-        m.part = k[i].kp.part;
-        int odd = 0; /* keys of this group that fit no role */
-        const char *odd_name = NULL;
-        for (j = i; j < n && same_stem(&k[i], &k[j]); j++) {
-            loom_adapter_role r = k[j].kp.role;
-            if (r == LOOM_AR_UNKNOWN || m.r[r]) {
-                odd++;
-                if (!odd_name) odd_name = k[j].t->name;
-            } else {
-                m.r[r] = k[j].t;
-            }
-        }
+        m.stem = g->stem;
+        m.stem_len = g->stem_len;
+        m.part = g->part;
+        for (int r = 0; r < LOOM_AR_COUNT; r++) m.r[r] = g->idx[r] >= 0 ? &t[g->idx[r]] : NULL;
+        int odd = g->n_odd; /* keys of this group that fit no role */
+        const char *odd_name = g->odd >= 0 ? t[g->odd].name : NULL;
         if (m.part == LOOM_AP_EMBEDDING) {
             out->n_bundled_embeddings++;
             continue;
         }
-        int kind = classify(&m);
+        int kind = loom_adapter_group_kind(g);
         if (kind < 0) { /* every key of the group is unmatched */
-            odd = j - i;
-            odd_name = k[i].t->name;
+            odd = g->n_keys;
+            odd_name = g->stem;
         } else {
             out->n_modules++;
             out->n_by_part[m.part]++;
@@ -309,6 +272,7 @@ loom_status loom_adapter_detect(const loom_adapter_tensor *t, int n, loom_adapte
         out->n_unmatched += odd;
         if (odd && !out->unmatched_example) out->unmatched_example = odd_name;
     }
+    free(groups);
     if (out->n_ranked) {
         qsort(ranks, (size_t)out->n_ranked, sizeof *ranks, cmp_int);
         out->rank_min = ranks[0];
@@ -322,6 +286,6 @@ loom_status loom_adapter_detect(const loom_adapter_tensor *t, int n, loom_adapte
         MODE_OF(alphas, out->n_alpha, out->alpha_common);
     }
     decide_family(&ev, out);
-    free(k), free(ranks), free(alphas);
+    free(names), free(ranks), free(alphas);
     return LOOM_OK;
 }
