@@ -52,10 +52,13 @@ typedef struct denoiser {
     float *den_u;       /* NCHW scratch for B images */
 } denoiser;
 
-/* eps for `rows` images of d->xin starting at row `first`, all with context `ctx`. */
-static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loom_tensor *ctx, float t)
+/* eps for `rows` images of d->xin starting at row `first`; the first n_a rows
+ * use context ctx_a, the rest ctx_b (same length): cond and uncond ride in one
+ * UNet batch when their contexts have equal length, as in A1111. */
+static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loom_tensor *ctx_a, int64_t n_a,
+                             const loom_tensor *ctx_b, float t)
 {
-    int64_t per = d->c * d->h * d->w, S = ctx->shape[0], C = ctx->shape[1];
+    int64_t per = d->c * d->h * d->w, S = ctx_a->shape[0], C = ctx_a->shape[1];
     int64_t xs[4] = {rows, d->h, d->w, d->c}, ts[1] = {rows}, cs[3] = {rows, S, C};
     loom_tensor x = loom_tensor_view(d->xin + first * per, LOOM_F32, 4, xs);
     loom_tensor o = loom_tensor_view(d->eps + first * per, LOOM_F32, 4, xs);
@@ -65,7 +68,8 @@ static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loo
     if (s == LOOM_OK) {
         for (int64_t i = 0; i < rows; i++) {
             ((float *)tt.data)[i] = t;
-            memcpy((float *)cx.data + i * S * C, ctx->data, (size_t)(S * C) * sizeof(float));
+            const loom_tensor *ci = i < n_a ? ctx_a : ctx_b;
+            memcpy((float *)cx.data + i * S * C, ci->data, (size_t)(S * C) * sizeof(float));
         }
         /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
         s = loom_unet_forward(&d->model->unet, d->ops, &x, &tt, &cx, &o);
@@ -92,18 +96,13 @@ static loom_status denoise_cb(void *ctx, const float *x, double sigma, float *de
     if (use_uncond) memcpy(d->xin + B * per, d->xin, (size_t)(B * per) * sizeof(float));
 
     loom_status s;
-    if (!use_uncond) {
-        s = unet_rows(d, 0, B, cc, t);
-    } else if (cc->shape[0] == uc->shape[0]) { /* one batch when the contexts have equal length */
-        int64_t S = cc->shape[0], C = cc->shape[1], per_ctx = S * C;
-        int64_t cs[2] = {S, C};
-        (void)per_ctx;
-        (void)cs;
-        s = unet_rows(d, 0, B, cc, t);
-        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, t);
-    } else {
-        s = unet_rows(d, 0, B, cc, t);
-        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, t);
+    if (!use_uncond)
+        s = unet_rows(d, 0, B, cc, B, cc, t);
+    else if (cc->shape[0] == uc->shape[0]) /* one batch of 2B */
+        s = unet_rows(d, 0, 2 * B, cc, B, uc, t);
+    else { /* chunk counts differ: two batches, as A1111 does */
+        s = unet_rows(d, 0, B, cc, B, cc, t);
+        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, B, uc, t);
     }
     if (s != LOOM_OK) return s;
 

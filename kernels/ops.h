@@ -54,7 +54,10 @@ typedef struct loom_ops {
     const char *name; /* "cpu", "cuda" */
 
     /* y[M,N] = x[M,K]·w[N,K]ᵀ + bias[N] + residual[M,N]. x may have 2–4
-     * dims; its last is K and the rest flatten to M; y has x's leading dims. */
+     * dims; its last is K and the rest flatten to M; y has x's leading dims.
+     * With 3–4 dims the leading one is the batch, and each sample's result
+     * must not depend on the batch it rides in (a batch equals its images
+     * rendered one by one): view a [B, K] input as [B, 1, K] to get that. */
     loom_status (*linear)(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
                           const loom_tensor *residual, loom_tensor *y);
 

@@ -52,18 +52,24 @@ static loom_status time_embedding(const loom_unet *u, const loom_ops *ops, const
     const loom_unet_config *c = &u->cfg;
     const int64_t nb = t->shape[0], s0[2] = {nb, c->channels[0]}, s1[2] = {nb, c->time_embed_dim};
     const loom_timestep_params tp = {c->channels[0], 10000.0f, c->flip_sin_to_cos, c->freq_shift};
-    loom_tensor sin_emb = {0}, e1 = {0};
+    loom_tensor sin_emb = {0}, e1 = {0}, a, b;
     loom_status s = LOOM_OK;
     *emb_act = (loom_tensor){0};
     if ((s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s0, &sin_emb)) != LOOM_OK ||
         (s = LOOM_OP(ops, timestep_embedding, t, &sin_emb, &tp)) != LOOM_OK ||      // [B, C0]
-        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, &e1)) != LOOM_OK ||
-        (s = LOOM_OP(ops, linear, &sin_emb, &u->time_embed_0.weight, &u->time_embed_0.bias, NULL, &e1)) != LOOM_OK ||
+        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, &e1)) != LOOM_OK)
+        goto done;
+    a = loom_unet_per_sample(&sin_emb);
+    b = loom_unet_per_sample(&e1);
+    if ((s = LOOM_OP(ops, linear, &a, &u->time_embed_0.weight, &u->time_embed_0.bias, NULL, &b)) != LOOM_OK ||
         (s = LOOM_OP(ops, unary, &e1, &e1, LOOM_ACT_SILU)) != LOOM_OK ||           // time_embed.1
-        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, emb_act)) != LOOM_OK ||
-        (s = LOOM_OP(ops, linear, &e1, &u->time_embed_2.weight, &u->time_embed_2.bias, NULL, emb_act)) != LOOM_OK ||
+        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, emb_act)) != LOOM_OK)
+        goto done;
+    a = loom_unet_per_sample(emb_act);
+    if ((s = LOOM_OP(ops, linear, &b, &u->time_embed_2.weight, &u->time_embed_2.bias, NULL, &a)) != LOOM_OK ||
         (s = LOOM_OP(ops, unary, emb_act, emb_act, LOOM_ACT_SILU)) != LOOM_OK)    // emb_layers.0
         loom_tensor_free(emb_act);
+done:
     loom_tensor_free(&sin_emb), loom_tensor_free(&e1);
     return s == LOOM_OK ? s : loom_fail_wrap(s, "unet time_embed");
 }

@@ -55,7 +55,8 @@ loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_
     loom_tensor_free(&t1);
     const int64_t es[2] = {nb, co}, eb[4] = {nb, 1, 1, co};
     STEP(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, es, &e));
-    STEP(LOOM_OP(ops, linear, emb_act, &rb->emb_layers_1.weight, &rb->emb_layers_1.bias, NULL, &e)); // [B,Co]
+    loom_tensor emb3 = loom_unet_per_sample(emb_act), e3 = loom_unet_per_sample(&e);
+    STEP(LOOM_OP(ops, linear, &emb3, &rb->emb_layers_1.weight, &rb->emb_layers_1.bias, NULL, &e3)); // [B,1,Co]
     loom_tensor ev = loom_tensor_view(e.data, LOOM_F32, 4, eb);
     ev.device = e.device;
     STEP(LOOM_OP(ops, add, &hid, &ev, &hid)); // h + emb_out[:, None, None, :]

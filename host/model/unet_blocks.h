@@ -6,6 +6,17 @@
 
 #include "unet.h"
 
+/* A [B, C] tensor viewed as [B, 1, C]: linear treats the leading dim as
+ * samples and computes each on its own, so an image's time embedding does
+ * not depend on the batch it rides in (ops.h, linear). */
+static inline loom_tensor loom_unet_per_sample(const loom_tensor *t)
+{
+    const int64_t shape[3] = {t->shape[0], 1, t->shape[1]};
+    loom_tensor v = loom_tensor_view(t->data, t->dtype, 3, shape);
+    v.device = t->device;
+    return v;
+}
+
 /* Call an op through the table; a NULL entry is a clear error (ops.h). */
 #define LOOM_OP(ops, name, ...) ((ops)->name ? (ops)->name(__VA_ARGS__) : loom_op_missing((ops), #name))
 
