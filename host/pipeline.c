@@ -50,6 +50,7 @@ typedef struct denoiser {
     int calls;          /* A1111's CFGDenoiser.step: one per model evaluation */
     float *xin, *eps;   /* NHWC scratch for 2B images */
     float *den_u;       /* NCHW scratch for B images */
+    float *tbuf, *cbuf; /* timesteps [2B] and contexts [2B, S_max, C]: allocated once per batch */
 } denoiser;
 
 /* eps for `rows` images of d->xin starting at row `first`; the first n_a rows
@@ -62,20 +63,14 @@ static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loo
     int64_t xs[4] = {rows, d->h, d->w, d->c}, ts[1] = {rows}, cs[3] = {rows, S, C};
     loom_tensor x = loom_tensor_view(d->xin + first * per, LOOM_F32, 4, xs);
     loom_tensor o = loom_tensor_view(d->eps + first * per, LOOM_F32, 4, xs);
-    loom_tensor tt, cx;
-    LOOM_TRY(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 1, ts, &tt));
-    loom_status s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, cs, &cx);
-    if (s == LOOM_OK) {
-        for (int64_t i = 0; i < rows; i++) {
-            ((float *)tt.data)[i] = t;
-            const loom_tensor *ci = i < n_a ? ctx_a : ctx_b;
-            memcpy((float *)cx.data + i * S * C, ci->data, (size_t)(S * C) * sizeof(float));
-        }
-        /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
-        s = loom_unet_forward(&d->model->unet, d->ops, &x, &tt, &cx, &o);
+    loom_tensor tt = loom_tensor_view(d->tbuf, LOOM_F32, 1, ts), cx = loom_tensor_view(d->cbuf, LOOM_F32, 3, cs);
+    for (int64_t i = 0; i < rows; i++) {
+        d->tbuf[i] = t;
+        const loom_tensor *ci = i < n_a ? ctx_a : ctx_b;
+        memcpy(d->cbuf + i * S * C, ci->data, (size_t)(S * C) * sizeof(float));
     }
-    loom_tensor_free(&tt);
-    loom_tensor_free(&cx);
+    /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
+    loom_status s = loom_unet_forward(&d->model->unet, d->ops, &x, &tt, &cx, &o);
     return s;
 }
 
@@ -219,11 +214,19 @@ static loom_status sample_batch(run *r, int batch_index)
     float *x = malloc((size_t)n * sizeof *x);
     denoiser d = {&r->model, r->ops, &r->cond, &r->uncond, r->sched, r->sampler == LOOM_SAMPLER_LCM, q->cfg_scale,
                   B, c, h, w, 0, malloc((size_t)(2 * n) * sizeof(float)), malloc((size_t)(2 * n) * sizeof(float)),
-                  malloc((size_t)n * sizeof(float))};
+                  malloc((size_t)n * sizeof(float)), NULL, NULL};
+    /* UNet inputs built per call go into buffers made once here (no setup in the step loop) */
+    int64_t s_max = 0, ctx_w = r->cond.ctx[0].shape[1];
+    for (int v = 0; v < r->cond.n_variants; v++)
+        if (r->cond.ctx[v].shape[0] > s_max) s_max = r->cond.ctx[v].shape[0];
+    for (int v = 0; v < r->uncond.n_variants; v++)
+        if (r->uncond.ctx[v].shape[0] > s_max) s_max = r->uncond.ctx[v].shape[0];
+    d.tbuf = malloc((size_t)(2 * B) * sizeof(float));
+    d.cbuf = malloc((size_t)(2 * B * s_max * ctx_w) * sizeof(float));
     uint64_t *seeds = malloc((size_t)B * sizeof *seeds);
     seeded_ctx sc = {loom_rng_new(r->rng_kind, 0)};
     loom_status s = LOOM_OK;
-    if (!x || !d.xin || !d.eps || !d.den_u || !seeds || !sc.rng) {
+    if (!x || !d.xin || !d.eps || !d.den_u || !d.tbuf || !d.cbuf || !seeds || !sc.rng) {
         s = loom_fail(LOOM_E_NOMEM, "out of memory for a batch of %lld latents", (long long)B);
         goto done;
     }
@@ -279,6 +282,8 @@ done:
     free(d.xin);
     free(d.eps);
     free(d.den_u);
+    free(d.tbuf);
+    free(d.cbuf);
     free(seeds);
     return s;
 }
