@@ -91,3 +91,20 @@ void st_copy_without(st_build *b, const loom_tfile *src, const char *key)
 {
     st_copy(b, src, drop_one, (void *)key);
 }
+
+loom_tfile *st_open_replaced(const loom_tfile *src, const char *key, loom_dtype dtype, int ndim, const int64_t *shape,
+                             const char *name, uint8_t **image)
+{
+    st_build b;
+    st_init(&b);
+    st_copy_without(&b, src, key);
+    void *zeros = NULL;
+    if (ndim) {
+        loom_tensor t = loom_tensor_view(NULL, dtype, ndim, shape);
+        zeros = calloc(loom_tensor_nbytes(&t) + 1, 1);
+        st_add(&b, key, dtype, ndim, shape, zeros);
+    }
+    loom_tfile *tf = st_open(&b, name, image);
+    free(zeros);
+    return tf;
+}

@@ -34,5 +34,9 @@ uint8_t *st_finish(st_build *b, size_t *size);
 
 /* st_finish + loom_tfile_open_memory under `name`; *image keeps the bytes (free after closing). */
 loom_tfile *st_open(st_build *b, const char *name, uint8_t **image);
+/* A broken copy of src for the error tests: `key` removed and, when ndim > 0,
+ * re-added as zeros of `dtype` and `shape`; opened under `name` (see st_open). */
+loom_tfile *st_open_replaced(const loom_tfile *src, const char *key, loom_dtype dtype, int ndim, const int64_t *shape,
+                             const char *name, uint8_t **image);
 
 #endif
