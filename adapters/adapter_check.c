@@ -85,7 +85,8 @@ static loom_status check_hada_half(const ctx *c, const loom_adapter_factor *a, c
     }
     if (a->shape[1] != b->shape[0]) return rank_mismatch(c, an, a->shape[1], bn, b->shape[0]);
     if (a->shape[0] != r->shape[0]) return bad(c, an, a);
-    if (b->shape[1] != r->shape[1] || cols_of(b) != loom_keymap_cols(r)) return bad(c, bn, b);
+    /* LyCORIS stores a non-Tucker conv w_b flat, [r, I·kh·kw] (§2.2); [r, I, kh, kw] also occurs */
+    if (cols_of(b) != loom_keymap_cols(r) || (b->ndim == 4 && b->shape[1] != r->shape[1])) return bad(c, bn, b);
     return LOOM_OK;
 }
 

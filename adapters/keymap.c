@@ -1,6 +1,7 @@
 /* keymap.c — resolve adapter module stems to key-map rows (keymap.h). */
 #include "keymap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define STEM_MAX 256
@@ -89,4 +90,36 @@ const loom_keymap_row *loom_keymap_resolve(const loom_keymap_table *t, const cha
     if (has_prefix(stem, n, "text_model.")) return lookup(t, "lora_te_", stem, n);
     if (memchr(stem, '.', n)) return lookup(t, "lora_unet_", stem, n);
     return NULL;
+}
+
+loom_status loom_keymap_for_model(const loom_keymap_table *base, loom_keymap_shape_fn fn, void *user,
+                                  loom_keymap_table *out)
+{
+    *out = (loom_keymap_table){base->family, NULL, 0};
+    loom_keymap_row *rows = malloc((size_t)(base->n_rows ? base->n_rows : 1) * sizeof *rows);
+    if (!rows) return loom_fail(LOOM_E_NOMEM, "out of memory for the adapter key table");
+    int n = 0;
+    for (int i = 0; i < base->n_rows; i++) {
+        const loom_keymap_row *r = &base->rows[i];
+        int64_t shape[4] = {1, 1, 1, 1};
+        int ndim = 0;
+        if (!fn(user, r->weight, shape, &ndim) || (ndim != 2 && ndim != 4)) continue;
+        loom_keymap_row k = *r;
+        for (int d = 0; d < 4; d++) k.shape[d] = d < ndim ? shape[d] : 1;
+        k.ndim = ndim;
+        if (r->row_end > r->row_begin) {
+            if (r->row_end > shape[0]) continue; /* the model's fused weight is too small for the slice */
+            k.shape[0] = r->row_end - r->row_begin;
+        }
+        rows[n++] = k; /* filtering keeps the kohya order the lookups rely on */
+    }
+    out->rows = rows;
+    out->n_rows = n;
+    return LOOM_OK;
+}
+
+void loom_keymap_table_free(loom_keymap_table *t)
+{
+    free((void *)t->rows);
+    *t = (loom_keymap_table){0};
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loom_base.h"
 #include "sd_family.h"
 
 typedef enum loom_keymap_layer {
@@ -42,6 +43,19 @@ const loom_keymap_table *loom_keymap_for(loom_sd_family family);
 
 /* The row of the module `stem` (stem_len bytes, need not be terminated), or NULL. */
 const loom_keymap_row *loom_keymap_resolve(const loom_keymap_table *t, const char *stem, size_t stem_len);
+
+/* The loaded model's shape of checkpoint tensor `weight` in PyTorch order ([O, I] or
+ * [O, I, kh, kw]): returns 1 and fills shape/ndim, or 0 when the model has no such tensor. */
+typedef int (*loom_keymap_shape_fn)(void *user, const char *weight, int64_t shape[4], int *ndim);
+
+/* The family table `base` fitted to one loaded model (a tiny or pruned model has other widths
+ * than SD1.5): rows whose weight the model lacks are dropped, so adapter modules for them count
+ * as unmatched; shapes are the model's (a row owning a slice of a fused weight keeps its row
+ * range and takes the slice's height). Row strings still point into `base`. Free with
+ * loom_keymap_table_free. */
+loom_status loom_keymap_for_model(const loom_keymap_table *base, loom_keymap_shape_fn fn, void *user,
+                                  loom_keymap_table *out);
+void loom_keymap_table_free(loom_keymap_table *t);
 
 /* Input width of a row's weight times its kernel: the columns of the flattened [O, I·kh·kw]. */
 int64_t loom_keymap_cols(const loom_keymap_row *r);

@@ -14,6 +14,7 @@
 
 #include "hash_cache.h"
 #include "log.h"
+#include "pipeline_adapters.h"
 #include "pipeline_cond.h"
 #include "pipeline_out.h"
 #include "rng.h"
@@ -42,7 +43,9 @@ void loom_nhwc_to_nchw(const float *src, float *dst, int64_t b, int64_t c, int64
 typedef struct denoiser {
     const loom_sd_model *model;
     const loom_ops *ops;
-    const loom_cond *cond, *uncond;
+    const loom_cond *const *cond_of, *const *uncond_of; /* [B]: each image's prompt and negative */
+    const int *set_of_item;  /* [B]: each image's adapter set (its uncond half uses the same) */
+    const loom_adapter_plans *plans; /* NULL: no adapters */
     const loom_schedule *sched;
     int lcm;            /* A1111's LCM output scaling */
     double cfg_scale;
@@ -51,27 +54,26 @@ typedef struct denoiser {
     float *xin, *eps;   /* NHWC scratch for 2B images */
     float *den_u;       /* NCHW scratch for B images */
     float *tbuf, *cbuf; /* timesteps [2B] and contexts [2B, S_max, C]: allocated once per batch */
+    const loom_tensor **row_ctx; /* [2B]: the context of each UNet row this call */
+    int *row_set;       /* [2B]: its adapter set */
 } denoiser;
 
-/* eps for `rows` images of d->xin starting at row `first`; the first n_a rows
- * use context ctx_a, the rest ctx_b (same length): cond and uncond ride in one
- * UNet batch when their contexts have equal length, as in A1111. */
-static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, const loom_tensor *ctx_a, int64_t n_a,
-                             const loom_tensor *ctx_b, float t)
+/* eps for `rows` images of d->xin starting at row `first`, whose contexts (d->row_ctx) have the
+ * same length: rows of equal length ride in one UNet batch, as cond and uncond do in A1111. */
+static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, float t)
 {
-    int64_t per = d->c * d->h * d->w, S = ctx_a->shape[0], C = ctx_a->shape[1];
+    int64_t per = d->c * d->h * d->w, S = d->row_ctx[first]->shape[0], C = d->row_ctx[first]->shape[1];
     int64_t xs[4] = {rows, d->h, d->w, d->c}, ts[1] = {rows}, cs[3] = {rows, S, C};
     loom_tensor x = loom_tensor_view(d->xin + first * per, LOOM_F32, 4, xs);
     loom_tensor o = loom_tensor_view(d->eps + first * per, LOOM_F32, 4, xs);
     loom_tensor tt = loom_tensor_view(d->tbuf, LOOM_F32, 1, ts), cx = loom_tensor_view(d->cbuf, LOOM_F32, 3, cs);
     for (int64_t i = 0; i < rows; i++) {
         d->tbuf[i] = t;
-        const loom_tensor *ci = i < n_a ? ctx_a : ctx_b;
-        memcpy(d->cbuf + i * S * C, ci->data, (size_t)(S * C) * sizeof(float));
+        memcpy(d->cbuf + i * S * C, d->row_ctx[first + i]->data, (size_t)(S * C) * sizeof(float));
     }
+    loom_model_ad ad = {&d->model->adapter_map, d->plans, (int)rows, d->row_set + first};
     /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
-    loom_status s = loom_unet_forward(&d->model->unet, d->ops, &x, &tt, &cx, &o);
-    return s;
+    return loom_unet_forward_ad(&d->model->unet, d->ops, &ad, &x, &tt, &cx, &o);
 }
 
 static loom_status denoise_cb(void *ctx, const float *x, double sigma, float *den, int64_t n)
@@ -82,22 +84,28 @@ static loom_status denoise_cb(void *ctx, const float *x, double sigma, float *de
                                        (long long)(B * per));
     const double c_in = 1.0 / sqrt(sigma * sigma + 1.0);
     const float t = (float)loom_schedule_sigma_to_t(d->sched, sigma);
-    const loom_tensor *cc = loom_cond_at(d->cond, d->calls), *uc = loom_cond_at(d->uncond, d->calls);
     int use_uncond = d->cfg_scale != 1.0; /* cfg 1: uncond + (cond − uncond) = cond */
 
-    /* rows [0, B): cond; rows [B, 2B): uncond — the same scaled x */
+    /* rows [0, B): cond; rows [B, 2B): uncond — the same scaled x, the same adapter sets */
     loom_nchw_to_nhwc(x, d->xin, B, d->c, hw);
     for (int64_t i = 0; i < B * per; i++) d->xin[i] = (float)(d->xin[i] * c_in);
     if (use_uncond) memcpy(d->xin + B * per, d->xin, (size_t)(B * per) * sizeof(float));
-
-    loom_status s;
-    if (!use_uncond)
-        s = unet_rows(d, 0, B, cc, B, cc, t);
-    else if (cc->shape[0] == uc->shape[0]) /* one batch of 2B */
-        s = unet_rows(d, 0, 2 * B, cc, B, uc, t);
-    else { /* chunk counts differ: two batches, as A1111 does */
-        s = unet_rows(d, 0, B, cc, B, cc, t);
-        if (s == LOOM_OK) s = unet_rows(d, B, B, uc, B, uc, t);
+    const int64_t rows = use_uncond ? 2 * B : B;
+    for (int64_t i = 0; i < B; i++) {
+        d->row_ctx[i] = loom_cond_at(d->cond_of[i], d->calls);
+        d->row_set[i] = d->set_of_item[i];
+        if (!use_uncond) continue;
+        d->row_ctx[B + i] = loom_cond_at(d->uncond_of[i], d->calls);
+        d->row_set[B + i] = d->set_of_item[i];
+    }
+    /* runs of rows with equal context length share a UNet batch (A1111 runs cond and uncond
+     * apart when their chunk counts differ); every op is batch-invariant, so the grouping never
+     * changes an image */
+    loom_status s = LOOM_OK;
+    for (int64_t a = 0, e; s == LOOM_OK && a < rows; a = e) {
+        for (e = a + 1; e < rows && d->row_ctx[e]->shape[0] == d->row_ctx[a]->shape[0]; e++) {
+        }
+        s = unet_rows(d, a, e - a, t);
     }
     if (s != LOOM_OK) return s;
 
@@ -157,7 +165,14 @@ typedef struct run {
     loom_sd_model model;
     int model_loaded;
     loom_tokenizer *tok;
-    loom_cond cond, uncond;
+    int n_items;              /* batch_size: items of one UNet batch (item_prompts index) */
+    char **item_text;         /* [n_items] each item's prompt without its adapter tags */
+    loom_net_list *item_nets; /* [n_items] its tags */
+    char *negative;           /* the negative prompt (no tags) */
+    loom_gen_adapters ads;
+    int n_conds;              /* distinct (prompt, adapter set) pairs, then one negative per set */
+    loom_cond *conds;
+    const loom_cond **cond_of, **uncond_of; /* [n_items] */
     const loom_ops *ops;
     loom_gen_output out;
     int width, height;    /* the request's, or the init image's */
@@ -212,21 +227,23 @@ static loom_status sample_batch(run *r, int batch_index)
     loom_noise_cfg ncfg = {r->rng_kind, q->comfy_noise ? LOOM_NOISE_COMFY : LOOM_NOISE_A1111, seed0, (int)B, per, 0, 0};
     loom_noise *nz = NULL;
     float *x = malloc((size_t)n * sizeof *x);
-    denoiser d = {&r->model, r->ops, &r->cond, &r->uncond, r->sched, r->sampler == LOOM_SAMPLER_LCM, q->cfg_scale,
-                  B, c, h, w, 0, malloc((size_t)(2 * n) * sizeof(float)), malloc((size_t)(2 * n) * sizeof(float)),
-                  malloc((size_t)n * sizeof(float)), NULL, NULL};
+    denoiser d = {&r->model, r->ops, r->cond_of, r->uncond_of, r->ads.set_of_item, r->ads.plans, r->sched,
+                  r->sampler == LOOM_SAMPLER_LCM, q->cfg_scale, B, c, h, w, 0,
+                  malloc((size_t)(2 * n) * sizeof(float)), malloc((size_t)(2 * n) * sizeof(float)),
+                  malloc((size_t)n * sizeof(float)), NULL, NULL, NULL, NULL};
     /* UNet inputs built per call go into buffers made once here (no setup in the step loop) */
-    int64_t s_max = 0, ctx_w = r->cond.ctx[0].shape[1];
-    for (int v = 0; v < r->cond.n_variants; v++)
-        if (r->cond.ctx[v].shape[0] > s_max) s_max = r->cond.ctx[v].shape[0];
-    for (int v = 0; v < r->uncond.n_variants; v++)
-        if (r->uncond.ctx[v].shape[0] > s_max) s_max = r->uncond.ctx[v].shape[0];
+    int64_t s_max = 0, ctx_w = r->conds[0].ctx[0].shape[1];
+    for (int k = 0; k < r->n_conds; k++)
+        for (int v = 0; v < r->conds[k].n_variants; v++)
+            if (r->conds[k].ctx[v].shape[0] > s_max) s_max = r->conds[k].ctx[v].shape[0];
     d.tbuf = malloc((size_t)(2 * B) * sizeof(float));
     d.cbuf = malloc((size_t)(2 * B * s_max * ctx_w) * sizeof(float));
+    d.row_ctx = malloc((size_t)(2 * B) * sizeof *d.row_ctx);
+    d.row_set = malloc((size_t)(2 * B) * sizeof *d.row_set);
     uint64_t *seeds = malloc((size_t)B * sizeof *seeds);
     seeded_ctx sc = {loom_rng_new(r->rng_kind, 0)};
     loom_status s = LOOM_OK;
-    if (!x || !d.xin || !d.eps || !d.den_u || !d.tbuf || !d.cbuf || !seeds || !sc.rng) {
+    if (!x || !d.xin || !d.eps || !d.den_u || !d.tbuf || !d.cbuf || !d.row_ctx || !d.row_set || !seeds || !sc.rng) {
         s = loom_fail(LOOM_E_NOMEM, "out of memory for a batch of %lld latents", (long long)B);
         goto done;
     }
@@ -284,8 +301,101 @@ done:
     free(d.den_u);
     free(d.tbuf);
     free(d.cbuf);
+    free((void *)d.row_ctx);
+    free(d.row_set);
     free(seeds);
     return s;
+}
+
+/* Each item's prompt without its adapter tags, and the tags (kinds lora/lyco). */
+static loom_status split_prompts(run *r)
+{
+    const loom_gen_request *q = r->req;
+    static const char *const accepted[] = {"lora", "lyco", NULL}, *const none[] = {NULL};
+    r->n_items = q->batch_size;
+    r->item_text = calloc((size_t)r->n_items, sizeof *r->item_text);
+    r->item_nets = calloc((size_t)r->n_items, sizeof *r->item_nets);
+    if (!r->item_text || !r->item_nets) return loom_fail(LOOM_E_NOMEM, "out of memory for the prompts");
+    for (int i = 0; i < r->n_items; i++) {
+        const char *p = q->item_prompts ? q->item_prompts[i] : q->prompt;
+        const char *where = q->item_prompts ? "item prompt" : "prompt";
+        if (!p) return loom_fail(LOOM_E_INVALID, "item prompt %d is missing", i);
+        loom_status s = loom_prompt_extract_networks(p, strlen(p), &r->item_text[i], NULL, &r->item_nets[i]);
+        if (s != LOOM_OK) return loom_fail_wrap(s, "%s", where);
+        LOOM_TRY(loom_net_list_check(&r->item_nets[i], accepted, where));
+        /* A1111 splits the positive prompt on AND (composable diffusion, addons.md §4.3):
+         * refuse it clearly rather than render "AND" as a word */
+        loom_prompt_parts parts = {0};
+        LOOM_TRY(loom_prompt_split_and(r->item_text[i], strlen(r->item_text[i]), &parts));
+        int n_parts = parts.n;
+        loom_prompt_parts_free(&parts);
+        if (n_parts > 1) return loom_fail(LOOM_E_UNSUPPORTED, "%s: AND (composable diffusion) is not supported yet", where);
+    }
+    /* the negative prompt's half of CFG runs with the image's adapter set (adapters.md §6.13);
+     * tags in it would be ambiguous, so they are refused with a pointer to the prompt */
+    loom_net_list nets = {0};
+    loom_status s = loom_prompt_extract_networks(q->negative_prompt, strlen(q->negative_prompt), &r->negative, NULL,
+                                                 &nets);
+    if (s != LOOM_OK) return loom_fail_wrap(s, "negative prompt");
+    s = loom_net_list_check(&nets, none, "negative prompt");
+    loom_net_list_free(&nets);
+    if (s != LOOM_OK)
+        return loom_fail(LOOM_E_UNSUPPORTED, "%s; put adapter tags in the prompt: they apply to both halves of CFG",
+                         loom_last_error());
+    return LOOM_OK;
+}
+
+/* One conditioning per distinct (prompt, adapter set), one negative per set. */
+static loom_status encode_conds(run *r)
+{
+    const loom_gen_request *q = r->req;
+    const int n = r->n_items, n_sets = r->ads.n_sets > 0 ? r->ads.n_sets : 1;
+    r->conds = calloc((size_t)(n + n_sets), sizeof *r->conds);
+    r->cond_of = calloc((size_t)n, sizeof *r->cond_of);
+    r->uncond_of = calloc((size_t)n, sizeof *r->uncond_of);
+    int *cond_set = calloc((size_t)(n + n_sets), sizeof *cond_set), *text_of = calloc((size_t)n, sizeof *text_of);
+    loom_status s = LOOM_OK;
+    if (!r->conds || !r->cond_of || !r->uncond_of || !cond_set || !text_of)
+        s = loom_fail(LOOM_E_NOMEM, "out of memory for the prompts");
+    loom_model_ad ad = {&r->model.adapter_map, r->ads.plans, 0, NULL};
+    for (int i = 0; s == LOOM_OK && i < n; i++) {
+        int set = r->ads.set_of_item[i], k = 0;
+        for (; k < r->n_conds; k++)
+            if (cond_set[k] == set && !strcmp(r->item_text[text_of[k]], r->item_text[i])) break;
+        if (k == r->n_conds) {
+            s = loom_cond_encode_ad(&r->model.clip, r->ops, ad.plans ? &ad : NULL, set, r->tok, r->item_text[i],
+                                    q->steps, r->clip_skip, &r->conds[k]);
+            if (s != LOOM_OK) break;
+            cond_set[k] = set, text_of[k] = i, r->n_conds++;
+        }
+        r->cond_of[i] = &r->conds[k];
+    }
+    int first_uncond = r->n_conds;
+    for (int j = 0; s == LOOM_OK && j < n_sets; j++) {
+        s = loom_cond_encode_ad(&r->model.clip, r->ops, ad.plans ? &ad : NULL, j, r->tok, r->negative, q->steps,
+                                r->clip_skip, &r->conds[r->n_conds]);
+        if (s == LOOM_OK) r->n_conds++;
+    }
+    for (int i = 0; s == LOOM_OK && i < n; i++) r->uncond_of[i] = &r->conds[first_uncond + r->ads.set_of_item[i]];
+    free(cond_set);
+    free(text_of);
+    return s;
+}
+
+static void free_items(run *r)
+{
+    for (int k = 0; r->conds && k < r->n_conds; k++) loom_cond_free(&r->conds[k]);
+    free(r->conds);
+    free((void *)r->cond_of);
+    free((void *)r->uncond_of);
+    for (int i = 0; i < r->n_items; i++) {
+        if (r->item_text) free(r->item_text[i]);
+        if (r->item_nets) loom_net_list_free(&r->item_nets[i]);
+    }
+    free(r->item_text);
+    free(r->item_nets);
+    free(r->negative);
+    loom_gen_adapters_free(&r->ads);
 }
 
 loom_status loom_generate(const loom_gen_request *req)
@@ -296,31 +406,9 @@ loom_status loom_generate(const loom_gen_request *req)
     loom_status s = check_request(&r);
     if (s != LOOM_OK) return s;
 
-    /* prompts: extra-network tags are refused until adapters land (issue: adapters) */
-    loom_net_list nets = {0};
-    char *prompt = NULL, *negative = NULL;
-    static const char *const accepted[] = {NULL};
-    if ((s = loom_prompt_extract_networks(req->prompt, strlen(req->prompt), &prompt, NULL, &nets)) != LOOM_OK)
-        return loom_fail_wrap(s, "prompt");
-    s = loom_net_list_check(&nets, accepted, "prompt");
-    loom_net_list_free(&nets);
-    if (s == LOOM_OK &&
-        (s = loom_prompt_extract_networks(req->negative_prompt, strlen(req->negative_prompt), &negative, NULL,
-                                          &nets)) == LOOM_OK) {
-        s = loom_net_list_check(&nets, accepted, "negative prompt");
-        loom_net_list_free(&nets);
-    }
-    if (s != LOOM_OK) goto done;
-    /* A1111 splits the positive prompt on AND (composable diffusion, addons.md §4.3):
-     * refuse it clearly rather than render "AND" as a word */
-    loom_prompt_parts parts = {0};
-    if ((s = loom_prompt_split_and(prompt, strlen(prompt), &parts)) != LOOM_OK) goto done;
-    int n_parts = parts.n;
-    loom_prompt_parts_free(&parts);
-    if (n_parts > 1) {
-        s = loom_fail(LOOM_E_UNSUPPORTED, "prompt: AND (composable diffusion) is not supported yet");
+    if ((s = split_prompts(&r)) != LOOM_OK ||
+        (s = loom_gen_adapters_check_names(req, r.item_nets, r.n_items)) != LOOM_OK)
         goto done;
-    }
 
     loom_cpu_set_threads(req->threads);
     r.seed = pick_seed(req->seed);
@@ -352,8 +440,8 @@ loom_status loom_generate(const loom_gen_request *req)
     if (req->init_image && (s = loom_init_latent(&r.model, r.ops, req->init_image, &r.width, &r.height,
                                                  &r.init_latent)) != LOOM_OK)
         goto done;
-    if ((s = loom_cond_encode(&r.model.clip, r.ops, r.tok, prompt, req->steps, r.clip_skip, &r.cond)) != LOOM_OK ||
-        (s = loom_cond_encode(&r.model.clip, r.ops, r.tok, negative, req->steps, r.clip_skip, &r.uncond)) != LOOM_OK)
+    if ((s = loom_gen_adapters_prepare(req, &r.model, r.item_nets, r.n_items, &r.ads)) != LOOM_OK ||
+        (s = encode_conds(&r)) != LOOM_OK)
         goto done;
     if ((s = loom_gen_output_init(&r.out, req, r.sampler, r.scheduler, r.rng_kind, r.seed, r.clip_skip, &r.model)) !=
         LOOM_OK)
@@ -377,13 +465,10 @@ loom_status loom_generate(const loom_gen_request *req)
     if (s == LOOM_OK) s = loom_gen_output_finish(&r.out);
 done:
     loom_gen_output_free(&r.out);
-    loom_cond_free(&r.cond);
-    loom_cond_free(&r.uncond);
+    free_items(&r);
     if (r.model_loaded) loom_sd_model_free(&r.model);
     if (r.tok) loom_tokenizer_close(r.tok);
     free(r.sigmas);
     free(r.init_latent);
-    free(prompt);
-    free(negative);
     return s;
 }

@@ -31,6 +31,16 @@ typedef struct loom_gen_request {
     const char *output;           /* path; "%d"/"%03d" patterns number the images */
     const char *dump_latent;      /* optional .safetensors with the final latent(s) */
     int progress;                 /* 1: progress bar on stderr */
+    /* live adapters (issue 4; pipeline_adapters.h) */
+    const char *lora_dir;         /* --lora-model-dir: where <lora:NAME> and --lora NAME are found */
+    const char *const *loras;     /* --lora specs (NAME[:w] | NAME:te:unet), applied before the prompt's tags */
+    int n_loras;
+    int strict_adapters;          /* adapter modules matching nothing in the model are an error */
+    int skip_broken_adapters;     /* a missing or broken adapter is a warning and left out, not an error */
+    /* Per batch item prompts (batch_size of them, or NULL: every item uses `prompt`): each item's
+     * <lora:…> tags give that image its own adapter set; a batch mixing sets renders each image
+     * as it renders alone (issue 4 item 5). */
+    const char *const *item_prompts;
 } loom_gen_request;
 
 /* Runs the whole request; writes the images (atomically) and returns LOOM_OK,

@@ -28,6 +28,12 @@ const loom_tensor *loom_cond_at(const loom_cond *c, int k)
 loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const loom_tokenizer *tok, const char *text,
                              int steps, int clip_skip, loom_cond *out)
 {
+    return loom_cond_encode_ad(clip, ops, NULL, -1, tok, text, steps, clip_skip, out);
+}
+
+loom_status loom_cond_encode_ad(const loom_clip *clip, const loom_ops *ops, const loom_model_ad *ad, int set,
+                                const loom_tokenizer *tok, const char *text, int steps, int clip_skip, loom_cond *out)
+{
     memset(out, 0, sizeof *out);
     loom_status s = loom_prompt_schedule_parse(text, strlen(text), steps, &out->sched);
     if (s != LOOM_OK) return s;
@@ -35,6 +41,7 @@ loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const l
     loom_prompt_chunks *chunks = calloc((size_t)nv, sizeof *chunks);
     out->ctx = calloc((size_t)nv, sizeof *out->ctx);
     int32_t *ids = NULL;
+    int *set_of = NULL;
     float *w = NULL;
     loom_tensor z = {0};
     if (!chunks || !out->ctx) {
@@ -64,8 +71,15 @@ loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const l
     }
     ids = malloc((size_t)nv * LOOM_CLIP_TOKENS * sizeof *ids);
     w = malloc((size_t)nv * LOOM_CLIP_TOKENS * sizeof *w);
+    /* every variant of the prompt runs the text encoder with the same adapter set */
+    set_of = malloc((size_t)nv * sizeof *set_of);
+    loom_model_ad cad = {0};
+    if (ad && set_of) {
+        for (int v = 0; v < nv; v++) set_of[v] = set;
+        cad = (loom_model_ad){ad->map, ad->plans, nv, set_of};
+    }
     int64_t zshape[3] = {nv, LOOM_CLIP_TOKENS, width};
-    if (!ids || !w || (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, zshape, &z)) != LOOM_OK) {
+    if (!ids || !w || !set_of || (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, zshape, &z)) != LOOM_OK) {
         if (s == LOOM_OK) s = loom_fail(LOOM_E_NOMEM, "out of memory encoding the prompt");
         goto done;
     }
@@ -76,7 +90,7 @@ loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const l
                 w[v * LOOM_CLIP_TOKENS + t] = (float)chunks[v].v[c].weights[t];
             }
         /* [nv, 77] ids → z [nv, 77, width]; emphasis over the whole batch (A1111) */
-        if ((s = loom_clip_encode(clip, ops, ids, clip_skip, &z)) != LOOM_OK) goto done;
+        if ((s = loom_clip_encode_ad(clip, ops, ad ? &cad : NULL, ids, clip_skip, &z)) != LOOM_OK) goto done;
         if ((s = loom_clip_apply_emphasis(&z, w)) != LOOM_OK) goto done;
         size_t row = (size_t)LOOM_CLIP_TOKENS * (size_t)width;
         for (int v = 0; v < nv; v++)
@@ -85,6 +99,7 @@ loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const l
 done:
     loom_tensor_free(&z);
     free(ids);
+    free(set_of);
     free(w);
     if (chunks) {
         for (int v = 0; v < nv; v++) loom_prompt_chunks_free(&chunks[v]);

@@ -19,6 +19,10 @@ typedef struct loom_cond {
 
 loom_status loom_cond_encode(const loom_clip *clip, const loom_ops *ops, const loom_tokenizer *tok, const char *text,
                              int steps, int clip_skip, loom_cond *out);
+/* The same through text-encoder adapters: every row uses set `set` of ad->plans (ad->batch and
+ * ad->set_of are filled here; ad may be NULL). */
+loom_status loom_cond_encode_ad(const loom_clip *clip, const loom_ops *ops, const loom_model_ad *ad, int set,
+                                const loom_tokenizer *tok, const char *text, int steps, int clip_skip, loom_cond *out);
 void loom_cond_free(loom_cond *c);
 /* The context for denoiser call k (A1111's CFGDenoiser.step). */
 const loom_tensor *loom_cond_at(const loom_cond *c, int k);

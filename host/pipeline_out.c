@@ -122,7 +122,7 @@ static loom_status write_png(loom_gen_output *o, const float *img, int64_t H, in
     }
     loom_infotext it;
     memset(&it, 0, sizeof it);
-    it.prompt = q->prompt;
+    it.prompt = q->item_prompts ? q->item_prompts[index % q->batch_size] : q->prompt; /* with its tags, as A1111 */
     it.negative_prompt = q->negative_prompt;
     it.steps = q->steps;
     it.sampler = loom_sampler_a1111_name(o->sampler);

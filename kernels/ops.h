@@ -21,6 +21,7 @@
 #ifndef LOOM_OPS_H
 #define LOOM_OPS_H
 
+#include "adapter_plan.h"
 #include "loom_base.h"
 
 #ifdef __cplusplus
@@ -110,6 +111,15 @@ typedef struct loom_ops {
      * text transformer (addons.md §4.8). Same arguments and checks. */
     loom_status (*attention_causal)(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
                                     loom_tensor *o, int heads, float scale);
+
+    /* linear / conv2d with live adapters (adapter_plan.h): the same arguments and checks as the
+     * plain op, plus the plan; plan->batch must equal x's leading dim (1 for a 2-D x). A NULL or
+     * empty plan is the plain op. */
+    loom_status (*linear_adapted)(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, loom_tensor *y, const loom_ad_plan *plan);
+    loom_status (*conv2d_adapted)(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p,
+                                  const loom_ad_plan *plan);
 } loom_ops;
 
 extern const loom_ops loom_ops_cpu;

@@ -117,3 +117,38 @@ int t_run(const char *cmd, char *out, size_t n)
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
+
+char *t_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s) s[fread(s, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return s;
+}
+
+char *t_next_line(char **p)
+{
+    if (!*p || !**p) return NULL;
+    char *line = *p, *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    *p = nl ? nl + 1 : NULL;
+    return line;
+}
+
+int t_split_tabs(char *line, char **f, int max)
+{
+    int n = 0;
+    while (n < max) {
+        f[n++] = line;
+        char *t = strchr(line, '\t');
+        if (!t) break;
+        *t = 0;
+        line = t + 1;
+    }
+    return n;
+}

@@ -72,4 +72,11 @@ float *t_load_f32(const loom_tfile *tf, const char *name, loom_tensor *shape_out
  * `out` (NUL-terminated, truncated to n). */
 int t_run(const char *cmd, char *out, size_t n);
 
+/* Small text helpers for TSV fixtures: the whole file (malloc'd, NUL-terminated; NULL if
+ * unreadable), the next line of a buffer (terminated in place; NULL at the end), and a line split
+ * in place on tabs into at most max fields (returns the count). */
+char *t_read_text(const char *path);
+char *t_next_line(char **p);
+int t_split_tabs(char *line, char **f, int max);
+
 #endif

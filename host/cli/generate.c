@@ -36,6 +36,11 @@ static void usage(FILE *f)
             "      --strength X           img2img denoising strength (default 0.75)\n"
             "      --backend cpu|cuda     default cpu until the CUDA kernels land\n"
             "      --dump-latent FILE     write the final latent(s) as .safetensors\n"
+            "      --lora-model-dir DIR   where <lora:NAME:w> / <lyco:…> prompt tags and --lora names are found\n"
+            "                             (file name without extension, or its ss_output_name alias)\n"
+            "      --lora NAME[:w]        apply an adapter live (also NAME:te:unet); repeatable, before the tags\n"
+            "      --strict-adapters      adapter modules that match nothing in the model are an error\n"
+            "      --skip-broken-adapters a missing or broken adapter is a warning and left out\n"
             "  -t, --threads N            CPU threads (default: all)\n"
             "  -v, --verbose\n");
 }
@@ -106,6 +111,14 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
             req->comfy_noise = 1;
             continue;
         }
+        if (!strcmp(a, "--strict-adapters")) {
+            req->strict_adapters = 1;
+            continue;
+        }
+        if (!strcmp(a, "--skip-broken-adapters")) {
+            req->skip_broken_adapters = 1;
+            continue;
+        }
         if (a[0] != '-') {
             fprintf(stderr, "loom generate: unexpected argument '%s' (the prompt goes after -p)\n", a);
             return 2;
@@ -148,6 +161,17 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
         else if (!strcmp(a, "--strength")) r = parse_double(a, v, 0, 1, &req->strength);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) r = parse_int("-t/--threads", v, 0, 1024, &req->threads);
         else if (!strcmp(a, "--dump-latent")) req->dump_latent = v;
+        else if (!strcmp(a, "--lora-model-dir")) req->lora_dir = v;
+        else if (!strcmp(a, "--lora")) {
+            /* pointers into argv, which outlives the request; the array is the caller's to free */
+            const char **specs = realloc((void *)req->loras, (size_t)(req->n_loras + 1) * sizeof *specs);
+            if (!specs) {
+                fprintf(stderr, "loom generate: out of memory\n");
+                return 2;
+            }
+            specs[req->n_loras++] = v;
+            req->loras = specs;
+        }
         else if (!strcmp(a, "--backend")) {
             if (loom_backend_from_name(v, &req->backend) != 0) return bad(a, "expected cpu or cuda", v);
         } else {
@@ -176,12 +200,11 @@ int loom_cmd_generate(int argc, char **argv)
     int r = loom_generate_parse(argc, argv, &req, &help);
     if (help) {
         usage(stdout);
-        return 0;
-    }
-    if (r) return r;
-    if (loom_generate(&req) != LOOM_OK) {
+        r = 0;
+    } else if (r == 0 && loom_generate(&req) != LOOM_OK) {
         fprintf(stderr, "loom generate: %s\n", loom_last_error());
-        return 1;
+        r = 1;
     }
-    return 0;
+    free((void *)req.loras);
+    return r;
 }

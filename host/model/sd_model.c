@@ -78,6 +78,16 @@ static loom_status load_single(loom_sd_model *m, const char *path, loom_vae_conf
     return LOOM_OK;
 }
 
+static int weight_shape(void *user, const char *key, int64_t shape[4], int *ndim)
+{
+    int64_t s[LOOM_MAX_DIMS];
+    int nd;
+    if (!loom_weights_has(user, key) || loom_weights_shape(user, key, &nd, s) != LOOM_OK || nd > 4) return 0;
+    for (int i = 0; i < nd; i++) shape[i] = s[i];
+    *ndim = nd;
+    return 1;
+}
+
 loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend)
 {
     memset(m, 0, sizeof *m);
@@ -152,6 +162,10 @@ loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *v
         s = loom_fail(LOOM_E_FORMAT, "%s: the VAE has no decoder", vae_path ? vae_path : path);
         goto fail;
     }
+    /* adapters target modules by checkpoint key: fit the SD1 table to this model's tensors
+     * before binding, so every module gets its slot (model_ad.h) */
+    if ((s = loom_keymap_for_model(&loom_keymap_sd15, weight_shape, &m->w, &m->adapter_map)) != LOOM_OK) goto fail;
+    m->w.modules = &m->adapter_map;
     if ((s = loom_clip_load(&m->clip, &m->w, LOOM_CLIP_PREFIX_SD1, &cc)) != LOOM_OK) goto fail;
     m->has_clip = 1;
     if ((s = loom_unet_load(&m->unet, &m->w, &uc)) != LOOM_OK) goto fail;
@@ -176,5 +190,6 @@ void loom_sd_model_free(loom_sd_model *m)
     if (m->has_unet) loom_unet_free(&m->unet);
     if (m->has_vae) loom_vae_free(&m->vae);
     for (int i = 0; i < m->n_files; i++) loom_tfile_close(m->files[i]);
+    loom_keymap_table_free(&m->adapter_map);
     memset(m, 0, sizeof *m);
 }

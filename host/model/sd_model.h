@@ -7,6 +7,7 @@
 
 #include "clip.h"
 #include "diffusers_keys.h"
+#include "keymap.h"
 #include "diffusers_keys_clip_vae.h"
 #include "unet.h"
 #include "vae.h"
@@ -25,6 +26,7 @@ typedef struct loom_sd_model {
     loom_unet unet;
     loom_vae vae;
     int has_clip, has_unet, has_vae;
+    loom_keymap_table adapter_map; /* the family's adapter key table fitted to this model (keymap.h) */
     char name[256]; /* checkpoint file stem (infotext "Model") */
     char vae_name[256];
 } loom_sd_model;

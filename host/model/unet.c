@@ -47,7 +47,8 @@ static loom_status check_args(const loom_unet *u, const loom_tensor *x, const lo
 
 /* emb_act = SiLU(time_embed(timestep_embedding(t))) [B, time_embed_dim]: the
  * embedding every ResBlock's emb_layers starts from (their SiLU, applied once). */
-static loom_status time_embedding(const loom_unet *u, const loom_ops *ops, const loom_tensor *t, loom_tensor *emb_act)
+static loom_status time_embedding(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad, const loom_tensor *t,
+                                  loom_tensor *emb_act)
 {
     const loom_unet_config *c = &u->cfg;
     const int64_t nb = t->shape[0], s0[2] = {nb, c->channels[0]}, s1[2] = {nb, c->time_embed_dim};
@@ -61,12 +62,12 @@ static loom_status time_embedding(const loom_unet *u, const loom_ops *ops, const
         goto done;
     a = loom_unet_per_sample(&sin_emb);
     b = loom_unet_per_sample(&e1);
-    if ((s = LOOM_OP(ops, linear, &a, &u->time_embed_0.weight, &u->time_embed_0.bias, NULL, &b)) != LOOM_OK ||
+    if ((s = loom_unet_lin(ops, ad, &u->time_embed_0, &a, NULL, &b)) != LOOM_OK ||
         (s = LOOM_OP(ops, unary, &e1, &e1, LOOM_ACT_SILU)) != LOOM_OK ||           // time_embed.1
         (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, emb_act)) != LOOM_OK)
         goto done;
     a = loom_unet_per_sample(emb_act);
-    if ((s = LOOM_OP(ops, linear, &b, &u->time_embed_2.weight, &u->time_embed_2.bias, NULL, &a)) != LOOM_OK ||
+    if ((s = loom_unet_lin(ops, ad, &u->time_embed_2, &b, NULL, &a)) != LOOM_OK ||
         (s = LOOM_OP(ops, unary, emb_act, emb_act, LOOM_ACT_SILU)) != LOOM_OK)    // emb_layers.0
         loom_tensor_free(emb_act);
 done:
@@ -75,15 +76,15 @@ done:
 }
 
 /* ResBlock [+ SpatialTransformer] [+ Upsample]: the body of input and output blocks. */
-static loom_status res_attn_up(const loom_unet_block *b, const loom_ops *ops, const loom_unet_config *cfg,
-                               const loom_tensor *x, const loom_tensor *emb_act, const loom_tensor *context,
-                               loom_tensor *y)
+static loom_status res_attn_up(const loom_unet_block *b, const loom_ops *ops, const loom_model_ad *ad,
+                               const loom_unet_config *cfg, const loom_tensor *x, const loom_tensor *emb_act,
+                               const loom_tensor *context, loom_tensor *y)
 {
-    LOOM_TRY(loom_unet_resblock_forward(&b->res, ops, cfg, x, emb_act, y));
-    loom_status s = b->has_attn ? loom_unet_transformer_forward(&b->attn, ops, cfg, y, context) : LOOM_OK;
+    LOOM_TRY(loom_unet_resblock_forward(&b->res, ops, ad, cfg, x, emb_act, y));
+    loom_status s = b->has_attn ? loom_unet_transformer_forward(&b->attn, ops, ad, cfg, y, context) : LOOM_OK;
     if (s == LOOM_OK && b->has_up) {
         loom_tensor up;
-        s = loom_unet_upsample(&b->conv, ops, y, &up);
+        s = loom_unet_upsample(&b->conv, ops, ad, y, &up);
         loom_tensor_free(y);
         *y = up;
     }
@@ -94,11 +95,18 @@ static loom_status res_attn_up(const loom_unet_block *b, const loom_ops *ops, co
 loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loom_tensor *x, const loom_tensor *t,
                               const loom_tensor *context, loom_tensor *out)
 {
+    return loom_unet_forward_ad(u, ops, NULL, x, t, context, out);
+}
+
+loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad,
+                                 const loom_tensor *x, const loom_tensor *t, const loom_tensor *context,
+                                 loom_tensor *out)
+{
     LOOM_TRY(check_args(u, x, t, context, out));
     const loom_unet_config *cfg = &u->cfg;
     static const loom_conv2d_params pad1 = {1, 1, 1, 1};
     loom_tensor emb = {0}, h = {0}, h2 = {0}, cat = {0}, skips[MAX_INPUT_BLOCKS] = {{0}};
-    LOOM_TRY(time_embedding(u, ops, t, &emb));
+    LOOM_TRY(time_embedding(u, ops, ad, t, &emb));
     loom_status s = LOOM_OK;
     const char *where = "input_blocks";
     int idx = 0; /* the block running: names it in an error */
@@ -109,19 +117,19 @@ loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loo
         if (b->kind == LOOM_UNET_CONV_IN) {
             const int64_t sh[4] = {x->shape[0], x->shape[1], x->shape[2], cfg->channels[0]};
             s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, sh, &skips[idx]);
-            if (s == LOOM_OK) s = LOOM_OP(ops, conv2d, x, &b->conv.weight, &b->conv.bias, NULL, &skips[idx], &pad1);
+            if (s == LOOM_OK) s = loom_unet_conv(ops, ad, &b->conv, x, NULL, &skips[idx], &pad1);
         } else if (b->kind == LOOM_UNET_DOWN) {
-            s = loom_unet_downsample(&b->conv, ops, prev, &skips[idx]);
+            s = loom_unet_downsample(&b->conv, ops, ad, prev, &skips[idx]);
         } else {
-            s = res_attn_up(b, ops, cfg, prev, &emb, context, &skips[idx]);
+            s = res_attn_up(b, ops, ad, cfg, prev, &emb, context, &skips[idx]);
         }
     }
     if (s == LOOM_OK) {
         where = "middle_block";
         idx = 0;
-        s = loom_unet_resblock_forward(&u->middle_block_0, ops, cfg, &skips[u->n_input - 1], &emb, &h);
-        if (s == LOOM_OK) idx = 1, s = loom_unet_transformer_forward(&u->middle_block_1, ops, cfg, &h, context);
-        if (s == LOOM_OK) idx = 2, s = loom_unet_resblock_forward(&u->middle_block_2, ops, cfg, &h, &emb, &h2);
+        s = loom_unet_resblock_forward(&u->middle_block_0, ops, ad, cfg, &skips[u->n_input - 1], &emb, &h);
+        if (s == LOOM_OK) idx = 1, s = loom_unet_transformer_forward(&u->middle_block_1, ops, ad, cfg, &h, context);
+        if (s == LOOM_OK) idx = 2, s = loom_unet_resblock_forward(&u->middle_block_2, ops, ad, cfg, &h, &emb, &h2);
         loom_tensor_free(&h);
         h = h2;
         h2 = (loom_tensor){0};
@@ -133,13 +141,13 @@ loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loo
         s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, sh, &cat);
         if (s == LOOM_OK) s = LOOM_OP(ops, concat, &h, skip, &cat); // [B,H,W,Ch+Cskip], h first as LDM's torch.cat
         loom_tensor_free(&h), loom_tensor_free(skip);
-        if (s == LOOM_OK) s = res_attn_up(&u->output_blocks[idx], ops, cfg, &cat, &emb, context, &h);
+        if (s == LOOM_OK) s = res_attn_up(&u->output_blocks[idx], ops, ad, cfg, &cat, &emb, context, &h);
         loom_tensor_free(&cat);
     }
     if (s == LOOM_OK) {
         where = "out", idx = 0;
         s = LOOM_OP(ops, group_norm, &h, &u->out_0.weight, &u->out_0.bias, &h, cfg->norm_groups, cfg->norm_eps, 1);
-        if (s == LOOM_OK) idx = 2, s = LOOM_OP(ops, conv2d, &h, &u->out_2.weight, &u->out_2.bias, NULL, out, &pad1);
+        if (s == LOOM_OK) idx = 2, s = loom_unet_conv(ops, ad, &u->out_2, &h, NULL, out, &pad1);
     }
     for (int i = 0; i < u->n_input; i++) loom_tensor_free(&skips[i]);
     loom_tensor_free(&emb), loom_tensor_free(&h), loom_tensor_free(&h2), loom_tensor_free(&cat);

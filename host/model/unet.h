@@ -25,6 +25,7 @@
 #ifndef LOOM_UNET_H
 #define LOOM_UNET_H
 
+#include "model_ad.h"
 #include "ops.h"
 #include "weights.h"
 
@@ -71,6 +72,7 @@ loom_status loom_unet_config_check(const loom_unet_config *cfg, const char *what
 
 typedef struct loom_unet_wb {
     loom_tensor weight, bias; /* bias.data is NULL for a layer without bias */
+    int ad_slot;              /* adapter key-table row + 1, 0: none (model_ad.h) */
 } loom_unet_wb;
 
 typedef struct loom_unet_resblock {   /* <block>.0 (ResBlock) */
@@ -132,6 +134,8 @@ typedef struct loom_unet {
 /* Binds every weight (checked against cfg). On failure nothing stays allocated. */
 loom_status loom_unet_load(loom_unet *u, loom_weights *w, const loom_unet_config *cfg);
 void loom_unet_free(loom_unet *u);
+/* Calls fn on every module (weight + bias) of the UNet, loaded or not. */
+void loom_unet_each_wb(loom_unet *u, void (*fn)(void *user, loom_unet_wb *wb), void *user);
 
 /* eps (or v) = UNet(x, t, context):
  *   x [B,H,W,in_channels] NHWC, H and W multiples of 2^(n_levels−1);
@@ -139,5 +143,9 @@ void loom_unet_free(loom_unet *u);
  *   out [B,H,W,out_channels], caller-allocated. */
 loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loom_tensor *x, const loom_tensor *t,
                               const loom_tensor *context, loom_tensor *out);
+/* The same with live adapters: ad->set_of names each sample's adapter set (ad->batch == B). */
+loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad,
+                                 const loom_tensor *x, const loom_tensor *t, const loom_tensor *context,
+                                 loom_tensor *out);
 
 #endif

@@ -30,7 +30,6 @@ static loom_tensor tokens(const loom_tensor *x)
     return t;
 }
 
-static const loom_tensor *bias_of(const loom_unet_wb *wb) { return wb->bias.data ? &wb->bias : NULL; }
 
 static const loom_conv2d_params PAD1 = {1, 1, 1, 1}, STRIDE2 = {2, 2, 1, 1}, PLAIN = {1, 1, 0, 0};
 
@@ -40,8 +39,9 @@ static const loom_conv2d_params PAD1 = {1, 1, 1, 1}, STRIDE2 = {2, 2, 1, 1}, PLA
         if ((s = (expr)) != LOOM_OK) goto fail;                                                                        \
     } while (0)
 
-loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_ops *ops, const loom_unet_config *cfg,
-                                       const loom_tensor *x, const loom_tensor *emb_act, loom_tensor *y)
+loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_ops *ops, const loom_model_ad *ad,
+                                       const loom_unet_config *cfg, const loom_tensor *x, const loom_tensor *emb_act,
+                                       loom_tensor *y)
 {
     const int64_t nb = x->shape[0], h = x->shape[1], w = x->shape[2], co = rb->out_ch;
     loom_tensor t1 = {0}, hid = {0}, e = {0};
@@ -51,12 +51,12 @@ loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_
     STEP(LOOM_OP(ops, group_norm, x, &rb->in_layers_0.weight, &rb->in_layers_0.bias, &t1, cfg->norm_groups,
                  cfg->norm_eps, 1)); // in_layers.0-1: GroupNorm + SiLU [B,H,W,Ci]
     STEP(alloc4(nb, h, w, co, &hid));
-    STEP(LOOM_OP(ops, conv2d, &t1, &rb->in_layers_2.weight, &rb->in_layers_2.bias, NULL, &hid, &PAD1)); // [B,H,W,Co]
+    STEP(loom_unet_conv(ops, ad, &rb->in_layers_2, &t1, NULL, &hid, &PAD1)); // [B,H,W,Co]
     loom_tensor_free(&t1);
     const int64_t es[2] = {nb, co}, eb[4] = {nb, 1, 1, co};
     STEP(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, es, &e));
     loom_tensor emb3 = loom_unet_per_sample(emb_act), e3 = loom_unet_per_sample(&e);
-    STEP(LOOM_OP(ops, linear, &emb3, &rb->emb_layers_1.weight, &rb->emb_layers_1.bias, NULL, &e3)); // [B,1,Co]
+    STEP(loom_unet_lin(ops, ad, &rb->emb_layers_1, &emb3, NULL, &e3)); // [B,1,Co]
     loom_tensor ev = loom_tensor_view(e.data, LOOM_F32, 4, eb);
     ev.device = e.device;
     STEP(LOOM_OP(ops, add, &hid, &ev, &hid)); // h + emb_out[:, None, None, :]
@@ -65,11 +65,11 @@ loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_
                  cfg->norm_eps, 1)); // out_layers.0-1 in place (dropout: identity at inference)
     STEP(alloc4(nb, h, w, co, y));
     if (rb->skip_connection.weight.data) {
-        STEP(LOOM_OP(ops, conv2d, x, &rb->skip_connection.weight, &rb->skip_connection.bias, NULL, y, &PLAIN));
+        STEP(loom_unet_conv(ops, ad, &rb->skip_connection, x, NULL, y, &PLAIN));
         // y = skip(x) + conv(h): the residual is y itself (accumulate)
-        STEP(LOOM_OP(ops, conv2d, &hid, &rb->out_layers_3.weight, &rb->out_layers_3.bias, y, y, &PAD1));
+        STEP(loom_unet_conv(ops, ad, &rb->out_layers_3, &hid, y, y, &PAD1));
     } else {
-        STEP(LOOM_OP(ops, conv2d, &hid, &rb->out_layers_3.weight, &rb->out_layers_3.bias, x, y, &PAD1));
+        STEP(loom_unet_conv(ops, ad, &rb->out_layers_3, &hid, x, y, &PAD1));
     }
     loom_tensor_free(&hid);
     return LOOM_OK;
@@ -79,8 +79,8 @@ fail:
 }
 
 /* h += to_out(attention(to_q(n), to_k(kv), to_v(kv))); n is [B,S,C] and becomes scratch. */
-static loom_status attention(const loom_unet_attention *a, const loom_ops *ops, int heads, loom_tensor *n,
-                             const loom_tensor *kv, loom_tensor *h)
+static loom_status attention(const loom_unet_attention *a, const loom_ops *ops, const loom_model_ad *ad, int heads,
+                             loom_tensor *n, const loom_tensor *kv, loom_tensor *h)
 {
     loom_tensor q = {0}, k = {0}, v = {0};
     loom_status s = LOOM_OK;
@@ -88,42 +88,44 @@ static loom_status attention(const loom_unet_attention *a, const loom_ops *ops, 
     STEP(alloc3(nb, sq, c, &q));
     STEP(alloc3(nb, sk, c, &k));
     STEP(alloc3(nb, sk, c, &v));
-    STEP(LOOM_OP(ops, linear, n, &a->to_q.weight, NULL, NULL, &q));  // [B,Sq,C]
-    STEP(LOOM_OP(ops, linear, kv, &a->to_k.weight, NULL, NULL, &k)); // [B,Sk,C]
-    STEP(LOOM_OP(ops, linear, kv, &a->to_v.weight, NULL, NULL, &v)); // [B,Sk,C]
+    STEP(loom_unet_lin(ops, ad, &a->to_q, n, NULL, &q));  // [B,Sq,C]
+    STEP(loom_unet_lin(ops, ad, &a->to_k, kv, NULL, &k)); // [B,Sk,C]
+    STEP(loom_unet_lin(ops, ad, &a->to_v, kv, NULL, &v)); // [B,Sk,C]
     STEP(LOOM_OP(ops, attention, &q, &k, &v, n, heads, 0.0f));       // [B,Sq,C], scale 1/√(C/heads)
-    STEP(LOOM_OP(ops, linear, n, &a->to_out_0.weight, bias_of(&a->to_out_0), h, h)); // h += to_out.0(o)
+    STEP(loom_unet_lin(ops, ad, &a->to_out_0, n, h, h)); // h += to_out.0(o)
 fail:
     loom_tensor_free(&q), loom_tensor_free(&k), loom_tensor_free(&v);
     return s;
 }
 
 /* BasicTransformerBlock: h += attn1(norm1 h); h += attn2(norm2 h, context); h += ff(norm3 h). */
-static loom_status tblock(const loom_unet_tblock *b, const loom_ops *ops, const loom_unet_config *cfg, int heads,
-                          loom_tensor *h, loom_tensor *n, const loom_tensor *context)
+static loom_status tblock(const loom_unet_tblock *b, const loom_ops *ops, const loom_model_ad *ad,
+                          const loom_unet_config *cfg, int heads, loom_tensor *h, loom_tensor *n,
+                          const loom_tensor *context)
 {
     loom_tensor g = {0}, f = {0};
     loom_status s = LOOM_OK;
     const float eps = cfg->layer_norm_eps;
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm1.weight, &b->norm1.bias, n, eps));
-    STEP(attention(&b->attn1, ops, heads, n, n, h)); // self-attention: k, v from the same tokens
+    STEP(attention(&b->attn1, ops, ad, heads, n, n, h)); // self-attention: k, v from the same tokens
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm2.weight, &b->norm2.bias, n, eps));
-    STEP(attention(&b->attn2, ops, heads, n, context, h)); // cross-attention on the text context
+    STEP(attention(&b->attn2, ops, ad, heads, n, context, h)); // cross-attention on the text context
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm3.weight, &b->norm3.bias, n, eps));
     const int64_t two_f = b->ff_net_0_proj.weight.shape[0];
     STEP(alloc3(h->shape[0], h->shape[1], two_f, &g));
-    STEP(LOOM_OP(ops, linear, n, &b->ff_net_0_proj.weight, bias_of(&b->ff_net_0_proj), NULL, &g)); // [B,S,2F]
+    STEP(loom_unet_lin(ops, ad, &b->ff_net_0_proj, n, NULL, &g)); // [B,S,2F]
     STEP(alloc3(h->shape[0], h->shape[1], two_f / 2, &f));
     STEP(LOOM_OP(ops, geglu, &g, &f)); // [B,S,F]
     loom_tensor_free(&g);
-    STEP(LOOM_OP(ops, linear, &f, &b->ff_net_2.weight, bias_of(&b->ff_net_2), h, h)); // h += ff.net.2(f)
+    STEP(loom_unet_lin(ops, ad, &b->ff_net_2, &f, h, h)); // h += ff.net.2(f)
 fail:
     loom_tensor_free(&g), loom_tensor_free(&f);
     return s;
 }
 
 loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const loom_ops *ops,
-                                          const loom_unet_config *cfg, loom_tensor *x, const loom_tensor *context)
+                                          const loom_model_ad *ad, const loom_unet_config *cfg, loom_tensor *x,
+                                          const loom_tensor *context)
 {
     loom_tensor xt = tokens(x), n = {0}, h = {0};
     loom_status s = LOOM_OK;
@@ -131,26 +133,28 @@ loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const
     STEP(loom_tensor_alloc_like(&xt, &h));
     STEP(LOOM_OP(ops, group_norm, &xt, &tr->norm.weight, &tr->norm.bias, &n, cfg->norm_groups,
                  cfg->transformer_norm_eps, 0)); // [B,HW,C]
-    STEP(LOOM_OP(ops, linear, &n, &tr->proj_in.weight, bias_of(&tr->proj_in), NULL, &h)); // [B,HW,C]
-    for (int d = 0; d < tr->depth; d++) STEP(tblock(&tr->transformer_blocks[d], ops, cfg, tr->heads, &h, &n, context));
-    STEP(LOOM_OP(ops, linear, &h, &tr->proj_out.weight, bias_of(&tr->proj_out), &xt, &xt)); // x += proj_out(h)
+    STEP(loom_unet_lin(ops, ad, &tr->proj_in, &n, NULL, &h)); // [B,HW,C]
+    for (int d = 0; d < tr->depth; d++) STEP(tblock(&tr->transformer_blocks[d], ops, ad, cfg, tr->heads, &h, &n, context));
+    STEP(loom_unet_lin(ops, ad, &tr->proj_out, &h, &xt, &xt)); // x += proj_out(h)
 fail:
     loom_tensor_free(&n), loom_tensor_free(&h);
     return s;
 }
 
-loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y)
+loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_model_ad *ad,
+                                 const loom_tensor *x, loom_tensor *y)
 {
     loom_status s = LOOM_OK;
     STEP(alloc4(x->shape[0], x->shape[1] / 2, x->shape[2] / 2, x->shape[3], y));
-    STEP(LOOM_OP(ops, conv2d, x, &conv->weight, bias_of(conv), NULL, y, &STRIDE2)); // [B,H/2,W/2,C]
+    STEP(loom_unet_conv(ops, ad, conv, x, NULL, y, &STRIDE2)); // [B,H/2,W/2,C]
     return LOOM_OK;
 fail:
     loom_tensor_free(y);
     return s;
 }
 
-loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y)
+loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_model_ad *ad,
+                               const loom_tensor *x, loom_tensor *y)
 {
     loom_tensor up = {0};
     loom_status s = LOOM_OK;
@@ -158,7 +162,7 @@ loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, co
     STEP(alloc4(x->shape[0], 2 * x->shape[1], 2 * x->shape[2], x->shape[3], &up));
     STEP(LOOM_OP(ops, upsample2x, x, &up)); // [B,2H,2W,C]
     STEP(alloc4(up.shape[0], up.shape[1], up.shape[2], conv->weight.shape[0], y));
-    STEP(LOOM_OP(ops, conv2d, &up, &conv->weight, bias_of(conv), NULL, y, &PAD1));
+    STEP(loom_unet_conv(ops, ad, conv, &up, NULL, y, &PAD1));
     loom_tensor_free(&up);
     return LOOM_OK;
 fail:

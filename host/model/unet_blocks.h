@@ -22,16 +22,33 @@ static inline loom_tensor loom_unet_per_sample(const loom_tensor *t)
 
 /* y = skip(x) + out_layers(in_layers(x) + emb_layers(emb_act)); emb_act = SiLU(emb) [B, time_embed_dim]
  * (every ResBlock's emb_layers starts with the same SiLU, so the caller applies it once). */
-loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_ops *ops, const loom_unet_config *cfg,
-                                       const loom_tensor *x, const loom_tensor *emb_act, loom_tensor *y);
+loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_ops *ops, const loom_model_ad *ad,
+                                       const loom_unet_config *cfg, const loom_tensor *x, const loom_tensor *emb_act,
+                                       loom_tensor *y);
 
 /* x += proj_out(transformer_blocks(proj_in(norm(x)), context)), in place on x [B,H,W,C]. */
 loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const loom_ops *ops,
-                                          const loom_unet_config *cfg, loom_tensor *x, const loom_tensor *context);
+                                          const loom_model_ad *ad, const loom_unet_config *cfg, loom_tensor *x,
+                                          const loom_tensor *context);
 
 /* y = conv3×3 stride 2, pad 1 (LDM Downsample; H, W even). */
-loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y);
+loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_model_ad *ad,
+                                 const loom_tensor *x, loom_tensor *y);
 /* y = conv3×3(nearest×2(x)), pad 1 (LDM Upsample). */
-loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_tensor *x, loom_tensor *y);
+loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_model_ad *ad,
+                               const loom_tensor *x, loom_tensor *y);
+
+/* y = wb(x) (+ residual): the module's linear / conv with its live adapters (model_ad.h). */
+static inline loom_status loom_unet_lin(const loom_ops *ops, const loom_model_ad *ad, const loom_unet_wb *wb,
+                                        const loom_tensor *x, const loom_tensor *residual, loom_tensor *y)
+{
+    return loom_model_linear(ops, ad, wb->ad_slot, x, &wb->weight, wb->bias.data ? &wb->bias : NULL, residual, y);
+}
+static inline loom_status loom_unet_conv(const loom_ops *ops, const loom_model_ad *ad, const loom_unet_wb *wb,
+                                         const loom_tensor *x, const loom_tensor *residual, loom_tensor *y,
+                                         const loom_conv2d_params *p)
+{
+    return loom_model_conv2d(ops, ad, wb->ad_slot, x, &wb->weight, wb->bias.data ? &wb->bias : NULL, residual, y, p);
+}
 
 #endif

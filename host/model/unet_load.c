@@ -32,11 +32,20 @@ static loom_status norm(loader *ld, const char *base, const char *child, int64_t
     return get(ld, base, child, "bias", LOOM_W_ANY, 1, &c, &wb->bias);
 }
 
+/* The module's adapter slot (model_ad.h), from its weight key. */
+static int slot_of(const loader *ld, const char *base, const char *child)
+{
+    char key[256];
+    int n = snprintf(key, sizeof key, "%s%s.%s.weight", LOOM_UNET_PREFIX, base, child);
+    return n > 0 && (size_t)n < sizeof key ? loom_model_ad_slot(ld->w->modules, key) : 0;
+}
+
 static loom_status linear(loader *ld, const char *base, const char *child, int64_t out, int64_t in, int bias,
                           loom_unet_wb *wb)
 {
     const int64_t s[2] = {out, in};
     LOOM_TRY(get(ld, base, child, "weight", LOOM_W_ANY, 2, s, &wb->weight));
+    wb->ad_slot = slot_of(ld, base, child);
     return bias ? get(ld, base, child, "bias", LOOM_W_ANY, 1, &out, &wb->bias) : LOOM_OK;
 }
 
@@ -46,6 +55,7 @@ static loom_status conv(loader *ld, const char *base, const char *child, int64_t
 {
     const int64_t s[4] = {out, in, k, k};
     LOOM_TRY(get(ld, base, child, "weight", LOOM_W_CONV, 4, s, &wb->weight));
+    wb->ad_slot = slot_of(ld, base, child);
     return get(ld, base, child, "bias", LOOM_W_ANY, 1, &out, &wb->bias);
 }
 
@@ -213,51 +223,58 @@ loom_status loom_unet_load(loom_unet *u, loom_weights *w, const loom_unet_config
     return LOOM_OK;
 }
 
-static void free_wb(loom_unet_wb *wb)
+typedef void (*wb_fn)(void *user, loom_unet_wb *wb);
+
+static void each_res(loom_unet_resblock *r, wb_fn fn, void *user)
 {
+    loom_unet_wb *v[] = {&r->in_layers_0, &r->in_layers_2, &r->emb_layers_1, &r->out_layers_0, &r->out_layers_3,
+                         &r->skip_connection};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) fn(user, v[i]);
+}
+
+static void each_transformer(loom_unet_transformer *t, wb_fn fn, void *user)
+{
+    for (int d = 0; t->transformer_blocks && d < t->depth; d++) {
+        loom_unet_tblock *b = &t->transformer_blocks[d];
+        loom_unet_wb *v[] = {&b->norm1, &b->norm2, &b->norm3, &b->attn1.to_q, &b->attn1.to_k, &b->attn1.to_v,
+                             &b->attn1.to_out_0, &b->attn2.to_q, &b->attn2.to_k, &b->attn2.to_v, &b->attn2.to_out_0,
+                             &b->ff_net_0_proj, &b->ff_net_2};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) fn(user, v[i]);
+    }
+    fn(user, &t->norm), fn(user, &t->proj_in), fn(user, &t->proj_out);
+}
+
+static void each_block(loom_unet_block *b, wb_fn fn, void *user)
+{
+    each_res(&b->res, fn, user);
+    each_transformer(&b->attn, fn, user);
+    fn(user, &b->conv);
+}
+
+void loom_unet_each_wb(loom_unet *u, void (*fn)(void *user, loom_unet_wb *wb), void *user)
+{
+    for (int i = 0; u->input_blocks && i < u->n_input; i++) each_block(&u->input_blocks[i], fn, user);
+    for (int i = 0; u->output_blocks && i < u->n_output; i++) each_block(&u->output_blocks[i], fn, user);
+    each_res(&u->middle_block_0, fn, user), each_res(&u->middle_block_2, fn, user);
+    each_transformer(&u->middle_block_1, fn, user);
+    fn(user, &u->time_embed_0), fn(user, &u->time_embed_2), fn(user, &u->out_0), fn(user, &u->out_2);
+}
+
+static void free_wb(void *user, loom_unet_wb *wb)
+{
+    (void)user;
     loom_tensor_free(&wb->weight);
     loom_tensor_free(&wb->bias);
-}
-
-static void free_res(loom_unet_resblock *r)
-{
-    free_wb(&r->in_layers_0), free_wb(&r->in_layers_2), free_wb(&r->emb_layers_1);
-    free_wb(&r->out_layers_0), free_wb(&r->out_layers_3), free_wb(&r->skip_connection);
-}
-
-static void free_attention(loom_unet_attention *a)
-{
-    free_wb(&a->to_q), free_wb(&a->to_k), free_wb(&a->to_v), free_wb(&a->to_out_0);
-}
-
-static void free_transformer(loom_unet_transformer *t)
-{
-    for (int d = 0; d < t->depth; d++) {
-        loom_unet_tblock *b = &t->transformer_blocks[d];
-        free_wb(&b->norm1), free_wb(&b->norm2), free_wb(&b->norm3);
-        free_attention(&b->attn1), free_attention(&b->attn2);
-        free_wb(&b->ff_net_0_proj), free_wb(&b->ff_net_2);
-    }
-    free(t->transformer_blocks);
-    free_wb(&t->norm), free_wb(&t->proj_in), free_wb(&t->proj_out);
-}
-
-static void free_block(loom_unet_block *b)
-{
-    free_res(&b->res);
-    free_transformer(&b->attn);
-    free_wb(&b->conv);
 }
 
 void loom_unet_free(loom_unet *u)
 {
     if (!u) return;
-    for (int i = 0; u->input_blocks && i < u->n_input; i++) free_block(&u->input_blocks[i]);
-    for (int i = 0; u->output_blocks && i < u->n_output; i++) free_block(&u->output_blocks[i]);
+    loom_unet_each_wb(u, free_wb, NULL);
+    for (int i = 0; u->input_blocks && i < u->n_input; i++) free(u->input_blocks[i].attn.transformer_blocks);
+    for (int i = 0; u->output_blocks && i < u->n_output; i++) free(u->output_blocks[i].attn.transformer_blocks);
+    free(u->middle_block_1.transformer_blocks);
     free(u->input_blocks);
     free(u->output_blocks);
-    free_res(&u->middle_block_0), free_res(&u->middle_block_2);
-    free_transformer(&u->middle_block_1);
-    free_wb(&u->time_embed_0), free_wb(&u->time_embed_2), free_wb(&u->out_0), free_wb(&u->out_2);
     memset(u, 0, sizeof *u);
 }

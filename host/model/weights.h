@@ -38,6 +38,8 @@ typedef struct loom_weights {
     int n_sources;
     loom_weight_source sources[LOOM_WEIGHTS_MAX_SOURCES];
     uint64_t bytes_loaded; /* converted bytes handed out, for reports */
+    const struct loom_keymap_table *modules; /* optional: the model's adapter key table, so loaders
+                                                can tag modules with their slot (model_ad.h) */
 } loom_weights;
 
 typedef enum loom_weight_kind {

@@ -28,6 +28,11 @@ static loom_status get_wb(loom_weights *w, const char *pre, const char *module, 
     const int64_t wshape[2] = {out_f, in_f};
     snprintf(name, sizeof name, "%s.weight", module);
     LOOM_TRY(get(w, pre, name, in_f ? 2 : 1, wshape, &wb->weight, bytes));
+    if (in_f) {
+        char key[256];
+        snprintf(key, sizeof key, "%s%s", pre, name);
+        wb->ad_slot = loom_model_ad_slot(w->modules, key);
+    }
     snprintf(name, sizeof name, "%s.bias", module);
     return get(w, pre, name, 1, &out_f, &wb->bias, bytes);
 }
@@ -135,20 +140,28 @@ static loom_status scratch_alloc(clip_scratch *s, int64_t b, int64_t n, int64_t 
 
 /* One pre-LN block, x updated in place (HF CLIPEncoderLayer):
  * x += out_proj(attn_causal(q, k, v of LN1(x))); x += fc2(act(fc1(LN2(x)))). */
-static loom_status layer(const loom_clip *m, const loom_ops *ops, const loom_clip_layer *l, clip_scratch *s)
+/* y = wb(x) (+ residual), with the module's live adapters */
+static loom_status lin(const loom_ops *ops, const loom_model_ad *ad, const loom_clip_wb *wb, const loom_tensor *x,
+                       const loom_tensor *residual, loom_tensor *y)
+{
+    return loom_model_linear(ops, ad, wb->ad_slot, x, &wb->weight, &wb->bias, residual, y);
+}
+
+static loom_status layer(const loom_clip *m, const loom_ops *ops, const loom_model_ad *ad, const loom_clip_layer *l,
+                         clip_scratch *s)
 {
     const loom_clip_config *c = &m->cfg;
     LOOM_TRY(ops->layer_norm(&s->x, &l->layer_norm1.weight, &l->layer_norm1.bias, &s->h, c->ln_eps));
-    LOOM_TRY(ops->linear(&s->h, &l->self_attn_q_proj.weight, &l->self_attn_q_proj.bias, NULL, &s->q)); // [B,S,W]
-    LOOM_TRY(ops->linear(&s->h, &l->self_attn_k_proj.weight, &l->self_attn_k_proj.bias, NULL, &s->k));
-    LOOM_TRY(ops->linear(&s->h, &l->self_attn_v_proj.weight, &l->self_attn_v_proj.bias, NULL, &s->v));
+    LOOM_TRY(lin(ops, ad, &l->self_attn_q_proj, &s->h, NULL, &s->q)); // [B,S,W]
+    LOOM_TRY(lin(ops, ad, &l->self_attn_k_proj, &s->h, NULL, &s->k));
+    LOOM_TRY(lin(ops, ad, &l->self_attn_v_proj, &s->h, NULL, &s->v));
     // scale 1/√(W/heads), as HF's head_dim**-0.5
     LOOM_TRY(ops->attention_causal(&s->q, &s->k, &s->v, &s->a, (int)c->heads, 0.0f));
-    LOOM_TRY(ops->linear(&s->a, &l->self_attn_out_proj.weight, &l->self_attn_out_proj.bias, &s->x, &s->x));
+    LOOM_TRY(lin(ops, ad, &l->self_attn_out_proj, &s->a, &s->x, &s->x));
     LOOM_TRY(ops->layer_norm(&s->x, &l->layer_norm2.weight, &l->layer_norm2.bias, &s->h, c->ln_eps));
-    LOOM_TRY(ops->linear(&s->h, &l->mlp_fc1.weight, &l->mlp_fc1.bias, NULL, &s->f)); // [B,S,mlp]
+    LOOM_TRY(lin(ops, ad, &l->mlp_fc1, &s->h, NULL, &s->f)); // [B,S,mlp]
     LOOM_TRY(ops->unary(&s->f, &s->f, c->act));
-    return ops->linear(&s->f, &l->mlp_fc2.weight, &l->mlp_fc2.bias, &s->x, &s->x);
+    return lin(ops, ad, &l->mlp_fc2, &s->f, &s->x, &s->x);
 }
 
 static loom_status check_encode_args(const loom_clip *m, const loom_ops *ops, const int32_t *ids, int clip_skip,
@@ -181,6 +194,12 @@ static loom_status check_encode_args(const loom_clip *m, const loom_ops *ops, co
 loom_status loom_clip_encode(const loom_clip *m, const loom_ops *ops, const int32_t *ids, int clip_skip,
                              loom_tensor *out)
 {
+    return loom_clip_encode_ad(m, ops, NULL, ids, clip_skip, out);
+}
+
+loom_status loom_clip_encode_ad(const loom_clip *m, const loom_ops *ops, const loom_model_ad *ad, const int32_t *ids,
+                                int clip_skip, loom_tensor *out)
+{
     LOOM_TRY(check_encode_args(m, ops, ids, clip_skip, out));
     const loom_clip_config *c = &m->cfg;
     const int64_t b = out->shape[0], n = out->shape[1], d = c->width;
@@ -198,7 +217,7 @@ loom_status loom_clip_encode(const loom_clip *m, const loom_ops *ops, const int3
     }
     /* hidden_states[−clip_skip] is the output of layer `layers − clip_skip` (1-based; addons.md §4.8) */
     const int64_t run = c->layers - (clip_skip - 1);
-    for (int64_t i = 0; st == LOOM_OK && i < run; i++) st = layer(m, ops, &m->encoder_layers[i], &s);
+    for (int64_t i = 0; st == LOOM_OK && i < run; i++) st = layer(m, ops, ad, &m->encoder_layers[i], &s);
     if (st == LOOM_OK)
         st = ops->layer_norm(&s.x, &m->final_layer_norm.weight, &m->final_layer_norm.bias, out, c->ln_eps);
     scratch_free(&s);

@@ -29,6 +29,7 @@
 #ifndef LOOM_CLIP_H
 #define LOOM_CLIP_H
 
+#include "model_ad.h"
 #include "ops.h"
 #include "weights.h"
 
@@ -65,6 +66,7 @@ loom_status loom_clip_module_prefix(const loom_weights *w, const char *prefix, c
 
 typedef struct loom_clip_wb {
     loom_tensor weight, bias; /* Linear: [out, in], [out]; LayerNorm: [C], [C] */
+    int ad_slot;              /* adapter key-table row + 1, 0: none (model_ad.h) */
 } loom_clip_wb;
 
 typedef struct loom_clip_layer { /* text_model.encoder.layers.<i> */
@@ -95,6 +97,10 @@ void loom_clip_free(loom_clip *m);
  * 1 ≤ clip_skip ≤ layers (1: last layer; 2: the penultimate layer's output). */
 loom_status loom_clip_encode(const loom_clip *m, const loom_ops *ops, const int32_t *ids, int clip_skip,
                              loom_tensor *out);
+/* The same with live text-encoder adapters: ad->set_of names each of the batch rows' adapter set
+ * (ad->batch == batch). */
+loom_status loom_clip_encode_ad(const loom_clip *m, const loom_ops *ops, const loom_model_ad *ad, const int32_t *ids,
+                                int clip_skip, loom_tensor *out);
 
 /* A1111's "Original" emphasis (addons.md §4.9, modules/sd_emphasis.py), in
  * place on z [B, S, C] (host f32) with per-token weights [B·S]: m0 = mean(z)

@@ -36,21 +36,20 @@ static void im2col_rows(const float *x0, int64_t h, int64_t wd, int64_t in, int6
     }
 }
 
-static loom_status check_params(const loom_conv2d_params *p)
+static loom_status check_params(const char *op, const loom_conv2d_params *p)
 {
-    if (!p) return loom_fail(LOOM_E_INVALID, "conv2d: params are missing (NULL)");
+    if (!p) return loom_fail(LOOM_E_INVALID, "%s: params are missing (NULL)", op);
     if (p->stride_h < 1 || p->stride_w < 1)
-        return loom_fail(LOOM_E_INVALID, "conv2d: stride %dx%d; strides must be >= 1", p->stride_h, p->stride_w);
+        return loom_fail(LOOM_E_INVALID, "%s: stride %dx%d; strides must be >= 1", op, p->stride_h, p->stride_w);
     if (p->pad_h < 0 || p->pad_w < 0)
-        return loom_fail(LOOM_E_INVALID, "conv2d: padding %dx%d; padding must be >= 0", p->pad_h, p->pad_w);
+        return loom_fail(LOOM_E_INVALID, "%s: padding %dx%d; padding must be >= 0", op, p->pad_h, p->pad_w);
     return LOOM_OK;
 }
 
-loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
-                            const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p)
+loom_status loom_cpu_conv2d_check(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, const loom_tensor *y, const loom_conv2d_params *p)
 {
-    static const char op[] = "conv2d";
-    LOOM_TRY(check_params(p));
+    LOOM_TRY(check_params(op, p));
     LOOM_TRY(loom_cpu_check_tensor(op, "x", x));
     LOOM_TRY(loom_cpu_check_tensor(op, "w", w));
     LOOM_TRY(loom_cpu_check_tensor(op, "y", y));
@@ -60,14 +59,13 @@ loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const lo
     const int64_t o = w->shape[0], kh = w->shape[1], kw = w->shape[2];
     char xs[96], ws[96];
     if (w->shape[3] != in)
-        return loom_fail(LOOM_E_INVALID, "conv2d: x is %s but w expects %lld input channels",
+        return loom_fail(LOOM_E_INVALID, "%s: x is %s but w expects %lld input channels", op,
                          loom_shape_str(x, xs, sizeof xs), (long long)w->shape[3]);
     const int64_t hp = h + 2 * (int64_t)p->pad_h, wp = wd + 2 * (int64_t)p->pad_w;
     if (kh < 1 || kw < 1 || hp < kh || wp < kw)
-        return loom_fail(LOOM_E_INVALID, "conv2d: kernel %s does not fit x %s padded by %dx%d",
+        return loom_fail(LOOM_E_INVALID, "%s: kernel %s does not fit x %s padded by %dx%d", op,
                          loom_shape_str(w, ws, sizeof ws), loom_shape_str(x, xs, sizeof xs), p->pad_h, p->pad_w);
-    const int64_t ho_n = (hp - kh) / p->stride_h + 1, wo_n = (wp - kw) / p->stride_w + 1;
-    const int64_t yshape[4] = {nb, ho_n, wo_n, o};
+    const int64_t yshape[4] = {nb, (hp - kh) / p->stride_h + 1, (wp - kw) / p->stride_w + 1, o};
     LOOM_TRY(loom_cpu_check_shape(op, "y", y, 4, yshape));
     LOOM_TRY(loom_cpu_check_vector(op, "bias", bias, o));
     if (residual) {
@@ -77,8 +75,17 @@ loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const lo
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "x", x, 0));
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "w", w, 0));
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "bias", bias, 0));
-    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    return loom_cpu_check_alias(op, "y", y, "residual", residual, 1); /* y == residual: accumulate */
+}
 
+loom_status loom_cpu_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                            const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p)
+{
+    static const char op[] = "conv2d";
+    LOOM_TRY(loom_cpu_conv2d_check(op, x, w, bias, residual, y, p));
+    const int64_t nb = x->shape[0], h = x->shape[1], wd = x->shape[2], in = x->shape[3];
+    const int64_t o = w->shape[0], kh = w->shape[1], kw = w->shape[2];
+    const int64_t ho_n = y->shape[1], wo_n = y->shape[2];
     const int64_t k = kh * kw * in, pix = ho_n * wo_n;
     const float *xd = x->data, *wdata = w->data, *bd = bias ? bias->data : NULL;
     const float *rd = residual ? residual->data : NULL;

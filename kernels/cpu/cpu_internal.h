@@ -17,4 +17,10 @@ void loom_cpu_gemm_nt_epilogue(int64_t m, int64_t n, int64_t k, const float *a, 
 /* act(x) for one value; LOOM_ACT_NONE is the identity. Implemented in unary.c. */
 float loom_cpu_act(float x, loom_act act);
 
+/* The plain linear's / conv2d's argument checks, under `op`'s name (the adapted ops share them). */
+loom_status loom_cpu_linear_check(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, const loom_tensor *y);
+loom_status loom_cpu_conv2d_check(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, const loom_tensor *y, const loom_conv2d_params *p);
+
 #endif

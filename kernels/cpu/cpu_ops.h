@@ -31,5 +31,11 @@ loom_status loom_cpu_timestep_embedding(const loom_tensor *t, loom_tensor *y, co
 loom_status loom_cpu_softmax(const loom_tensor *x, loom_tensor *y, float scale);
 loom_status loom_cpu_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
                                       loom_tensor *o, int heads, float scale);
+/* adapter_linear.c, adapter_conv2d.c (+ adapter_check.c, adapter_common.c): live adapters */
+loom_status loom_cpu_linear_adapted(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                    const loom_tensor *residual, loom_tensor *y, const loom_ad_plan *plan);
+loom_status loom_cpu_conv2d_adapted(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                    const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p,
+                                    const loom_ad_plan *plan);
 
 #endif

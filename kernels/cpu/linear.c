@@ -3,19 +3,18 @@
 #include "cpu_internal.h"
 #include "cpu_ops.h"
 
-loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
-                            const loom_tensor *residual, loom_tensor *y)
+loom_status loom_cpu_linear_check(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                  const loom_tensor *residual, const loom_tensor *y)
 {
-    static const char op[] = "linear";
     LOOM_TRY(loom_cpu_check_tensor(op, "x", x));
     LOOM_TRY(loom_cpu_check_tensor(op, "w", w));
     LOOM_TRY(loom_cpu_check_tensor(op, "y", y));
     LOOM_TRY(loom_cpu_check_ndim(op, "x", x, 2, 4));
     LOOM_TRY(loom_cpu_check_ndim(op, "w", w, 2, 2));
-    const int64_t k = x->shape[x->ndim - 1], n = w->shape[0], m = loom_cpu_rows(x);
+    const int64_t k = x->shape[x->ndim - 1], n = w->shape[0];
     if (w->shape[1] != k) {
         char xs[96], ws[96];
-        return loom_fail(LOOM_E_INVALID, "linear: x is %s but w %s expects %lld input features",
+        return loom_fail(LOOM_E_INVALID, "%s: x is %s but w %s expects %lld input features", op,
                          loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[1]);
     }
     int64_t yshape[LOOM_MAX_DIMS];
@@ -30,7 +29,15 @@ loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const lo
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "x", x, 0));
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "w", w, 0));
     LOOM_TRY(loom_cpu_check_alias(op, "y", y, "bias", bias, 0));
-    LOOM_TRY(loom_cpu_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    return loom_cpu_check_alias(op, "y", y, "residual", residual, 1); /* y == residual: accumulate */
+}
+
+loom_status loom_cpu_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                            const loom_tensor *residual, loom_tensor *y)
+{
+    static const char op[] = "linear";
+    LOOM_TRY(loom_cpu_linear_check(op, x, w, bias, residual, y));
+    const int64_t k = x->shape[x->ndim - 1], n = w->shape[0], m = loom_cpu_rows(x);
     LOOM_TRY(loom_cpu_check_blas_dims(op, m, n, k));
 
     /* x [B, S, K] runs as B GEMMs of S rows: BLAS rounding depends on M, and

@@ -18,4 +18,6 @@ const loom_ops loom_ops_cpu = {
     .timestep_embedding = loom_cpu_timestep_embedding,
     .softmax = loom_cpu_softmax,
     .attention_causal = loom_cpu_attention_causal,
+    .linear_adapted = loom_cpu_linear_adapted,
+    .conv2d_adapted = loom_cpu_conv2d_adapted,
 };

@@ -33,6 +33,8 @@ extern "C" const loom_ops loom_ops_cuda = {
     nullptr, /* timestep_embedding */
     nullptr, /* softmax */
     nullptr, /* attention_causal */
+    nullptr, /* linear_adapted */
+    nullptr, /* conv2d_adapted */
 };
 
 extern "C" const char *loom_cuda_built_archs(void) { return LOOM_CUDA_ARCHS; }

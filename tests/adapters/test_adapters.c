@@ -42,44 +42,6 @@ static void unload(loaded *l)
     loom_tfile_close(l->tf);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
-/* Splits a TSV line in place into at most max fields; returns the count. */
-static int fields(char *line, char **f, int max)
-{
-    int n = 0;
-    while (n < max) {
-        f[n++] = line;
-        char *t = strchr(line, '\t');
-        if (!t) break;
-        *t = 0;
-        line = t + 1;
-    }
-    return n;
-}
-
-/* The next line of a buffer (terminated in place), NULL at the end. */
-static char *next_line(char **p)
-{
-    if (!*p || !**p) return NULL;
-    char *line = *p, *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    *p = nl ? nl + 1 : NULL;
-    return line;
-}
-
 static const loom_adapter_module *find_module(const loom_adapter *a, const char *stem)
 {
     for (int i = 0; i < a->n_modules; i++)
@@ -100,12 +62,12 @@ static int parse_fixture(const char *file, int strict, loaded *l, loom_adapter *
 
 static void test_files(void)
 {
-    char *text = read_text(t_fixture("adapters/files.tsv")), *p = text, *line;
+    char *text = t_read_text(t_fixture("adapters/files.tsv")), *p = text, *line;
     T_CHECK(text != NULL, "files.tsv missing");
     int n_files = 0;
-    while ((line = next_line(&p))) {
+    while ((line = t_next_line(&p))) {
         char *f[3];
-        if (line[0] == '#' || fields(line, f, 3) != 3) continue;
+        if (line[0] == '#' || t_split_tabs(line, f, 3) != 3) continue;
         loaded l;
         loom_adapter a;
         if (!parse_fixture(f[0], 1, &l, &a)) continue;
@@ -132,13 +94,13 @@ static void test_files(void)
 /* Sampled modules: kind, rank, scale (§3.1) and s·ΔW against LyCORIS (every stride-th element). */
 static void test_modules(void)
 {
-    char *text = read_text(t_fixture("adapters/modules.tsv")), *p = text, *line;
+    char *text = t_read_text(t_fixture("adapters/modules.tsv")), *p = text, *line;
     loom_tfile *ref = t_open_fixture("adapters/delta.safetensors");
     T_CHECK(text && ref, "modules.tsv / delta.safetensors missing");
     int n_delta = 0, n_mod = 0;
-    while (ref && (line = next_line(&p))) {
+    while (ref && (line = t_next_line(&p))) {
         char *f[8];
-        if (line[0] == '#' || fields(line, f, 8) != 8) continue;
+        if (line[0] == '#' || t_split_tabs(line, f, 8) != 8) continue;
         loaded l;
         loom_adapter a;
         if (!parse_fixture(f[0], 0, &l, &a)) continue;
@@ -220,12 +182,12 @@ static void test_resolve(void)
 /* Bad adapters: one line naming the file and the key (bad/expected.tsv). */
 static void test_bad(void)
 {
-    char *text = read_text(t_fixture("adapters/bad/expected.tsv")), *p = text, *line;
+    char *text = t_read_text(t_fixture("adapters/bad/expected.tsv")), *p = text, *line;
     T_CHECK(text != NULL, "bad/expected.tsv missing");
     int n = 0;
-    while ((line = next_line(&p))) {
+    while ((line = t_next_line(&p))) {
         char *f[3];
-        if (line[0] == '#' || fields(line, f, 3) != 3) continue;
+        if (line[0] == '#' || t_split_tabs(line, f, 3) != 3) continue;
         char rel[256];
         snprintf(rel, sizeof rel, "adapters/bad/%s", f[0]);
         loaded l;

@@ -11,7 +11,7 @@
  * ops.h gains an op, so this list (and the CPU table) cannot fall behind. */
 #define LOOM_OPS_ENTRIES(X)                                                                              \
     X(linear) X(conv2d) X(group_norm) X(layer_norm) X(attention) X(geglu) X(unary) X(add) X(mul) X(concat) \
-    X(upsample2x) X(timestep_embedding) X(softmax) X(attention_causal)
+    X(upsample2x) X(timestep_embedding) X(softmax) X(attention_causal) X(linear_adapted) X(conv2d_adapted)
 #define COUNT_ENTRY(e) +1
 _Static_assert(sizeof(loom_ops) == sizeof(const char *) + (0 LOOM_OPS_ENTRIES(COUNT_ENTRY)) * sizeof(void (*)(void)),
                "ops.h changed: update LOOM_OPS_ENTRIES");

@@ -3,6 +3,9 @@
 loom_add_test(NAME test_cpu_ops
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cpu_ops.c ${CMAKE_CURRENT_LIST_DIR}/fixture_rng.c
               LABELS ops)
+# Live adapters (linear_adapted, conv2d_adapted) against PyTorch with dense ΔW
+# (tests/fixtures/ops/adapter_ops.safetensors, scripts/gen_fixtures_adapter_ops.py).
+loom_add_test(NAME test_adapter_ops SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_adapter_ops.c LABELS ops)
 loom_add_test(NAME test_cpu_table SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cpu_table.c LABELS unit ops)
 loom_add_test(NAME test_dtype_conv SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dtype_conv.c LABELS unit ops)
 # CUDA ops (own kernels and vendor baselines) against the CPU reference at

@@ -18,4 +18,6 @@ extern "C" const loom_ops loom_ops_cuda_vendor = {
     nullptr,                      /* timestep_embedding */
     nullptr,                      /* softmax */
     loom_vendor_attention_causal, /* same, causal mask in the softmax */
+    nullptr,                      /* linear_adapted */
+    nullptr,                      /* conv2d_adapted */
 };
