@@ -311,7 +311,7 @@ done:
 static loom_status split_prompts(run *r)
 {
     const loom_gen_request *q = r->req;
-    static const char *const accepted[] = {"lora", "lyco", NULL}, *const none[] = {NULL};
+    static const char *const accepted[] = {"lora", "lyco", NULL};
     r->n_items = q->batch_size;
     r->item_text = calloc((size_t)r->n_items, sizeof *r->item_text);
     r->item_nets = calloc((size_t)r->n_items, sizeof *r->item_nets);
@@ -337,12 +337,11 @@ static loom_status split_prompts(run *r)
     loom_status s = loom_prompt_extract_networks(q->negative_prompt, strlen(q->negative_prompt), &r->negative, NULL,
                                                  &nets);
     if (s != LOOM_OK) return loom_fail_wrap(s, "negative prompt");
-    s = loom_net_list_check(&nets, none, "negative prompt");
+    if (nets.n > 0)
+        s = loom_fail(LOOM_E_UNSUPPORTED, "negative prompt: %s: extra-network tags go in the prompt (an image's "
+                      "adapters apply to both halves of CFG)", nets.v[0].tag);
     loom_net_list_free(&nets);
-    if (s != LOOM_OK)
-        return loom_fail(LOOM_E_UNSUPPORTED, "%s; put adapter tags in the prompt: they apply to both halves of CFG",
-                         loom_last_error());
-    return LOOM_OK;
+    return s;
 }
 
 /* One conditioning per distinct (prompt, adapter set), one negative per set. */

@@ -9,6 +9,7 @@ safetensors:
     /work/venv/bin/python scripts/gen_fixtures.py ops conv2d attention   # some op files
     /work/venv/bin/python scripts/gen_fixtures.py safetensors   # runs gen_fixtures_safetensors.py
     /work/venv/bin/python scripts/gen_fixtures.py --list
+    LOOM_BIN=build/loom /work/venv/bin/python scripts/gen_fixtures.py adapters_live   # areas that run loom
 
 The op fixtures are generated in-process (fixtures_ops.py); every other
 area has its own scripts/gen_fixtures_<area>.py, run here as a subprocess
@@ -43,8 +44,19 @@ def run_ops(only):
     fixtures_ops.generate(os.path.join(FIXTURES, "ops"), only or None)
 
 
+# Areas whose generator runs loom (its make-checkpoint writes their model): they get the path of the
+# built executable, $LOOM_BIN or build/loom.
+NEEDS_LOOM = {"golden_pipeline", "adapters_live"}
+
+
 def run_script(area, path):
-    r = subprocess.run([sys.executable, path])
+    cmd = [sys.executable, path]
+    if area in NEEDS_LOOM:
+        loom = os.environ.get("LOOM_BIN") or os.path.join(HERE, "..", "build", "loom")
+        if not os.access(loom, os.X_OK):
+            sys.exit("gen_fixtures.py: %s needs a built loom: %s is not executable (set LOOM_BIN)" % (area, loom))
+        cmd.append(os.path.abspath(loom))
+    r = subprocess.run(cmd)
     if r.returncode != 0:
         sys.exit("gen_fixtures.py: %s failed with exit code %d" % (os.path.relpath(path), r.returncode))
 
