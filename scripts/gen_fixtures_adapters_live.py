@@ -70,7 +70,7 @@ Outputs (tests/fixtures/adapters_live/): the adapter files, and
     unet/x [1,16,16,4] NHWC, unet/t [1], unet/context [1,77,64] (the base text encoder's context of the
     prompt), unet/eps/base, unet/eps/<name>@<w> (UNet multiplier w, same x / t / context),
     unet/eps/stack_a|stack_b|stack_c; text/base, text/<name>@<w> [77,64] (te multiplier w, clip skip 1);
-    noise [1,4,16,16] (torch CPU, seed), sigmas [steps+1] f64, latent/base, latent/<name>@1,
+    noise [1,4,16,16] (torch CPU, seed), sigmas [steps+1] f64, latent/base, latent/<name>@<w>,
     latent/locon@0.5_te2, latent/stack_a [1,4,16,16] NCHW (A1111 txt2img: Euler, normal schedule,
     cfg, the prompt's and the negative prompt's contexts both through the adapted text encoder)
   cases.tsv   case, kind (unet|text|latent), adapters in prompt order as name:te:unet items (none for the
@@ -647,7 +647,8 @@ def main():
         cases.append((f"unet/eps/{stack}", "unet", items))
     cases.append(("latent/base", "latent", []))
     for name in ADAPTERS:
-        cases.append((f"latent/{name}@1", "latent", [(name, 1.0, 1.0)]))
+        for wt in CONFIG["weights"]:
+            cases.append((f"latent/{name}@{wt:g}", "latent", [(name, wt, wt)]))
     # the te / unet multipliers come from A1111's tag parser (adapters.md §3.4), not from this table
     for key, tags in (("latent/locon@0.5_te2", "<lora:locon:2:0.5>"),
                       ("latent/stack_a", " ".join(f"<lora:{n}:{u:g}>" for n, _, u in STACKS["stack_a"]))):

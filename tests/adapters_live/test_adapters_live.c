@@ -355,6 +355,7 @@ static void check_broken(void)
         {"adp_missing_down", "module has no down"},
         {"adp_rank_mismatch", "rank mismatch"},
         {"adp_nan_alpha", "value is nan"},
+        {"adp_shape", "does not fit"},
         {"adp_unknown_suffix", "unknown key suffix"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
