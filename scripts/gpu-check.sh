@@ -16,8 +16,11 @@
 # power, compute mode, MIG or persistence, and never resets the GPU.
 #
 # Exactly 8 files are written to $OUT (the device tool of loom's workplace
-# returns at most 8): summary.md, env.txt, build.log, ctest.log, check.csv,
-# sanitizer.log, perf.log, perf.csv.
+# returns at most 8): summary.md, build.log (the machine's description, then
+# the build), ctest.log, check.csv, sanitizer.log, perf.log, perf.csv and
+# torch.csv (scripts/gpu_torch_ref.py: PyTorch's fp16 error and time on the
+# same cases — the bar "loom fp16 ≤ 2× PyTorch's" — and, into summary.md,
+# torch.randn(device='cuda') against loom's seed-compatible noise fixture).
 #
 # Exit status: 0 all passed; 1 a check failed; 2 no usable GPU; 3 the build failed.
 #
@@ -35,7 +38,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}
 mkdir -p "$OUT" || { echo "gpu-check: cannot create $OUT"; exit 3; }
 OUT=$(cd "$OUT" && pwd)
 export PATH="$PATH:/usr/local/cuda/bin"
-summary="$OUT/summary.md" env="$OUT/env.txt" blog="$OUT/build.log"
+summary="$OUT/summary.md" blog="$OUT/build.log" env="$OUT/build.log"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
@@ -83,7 +86,7 @@ configure() {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$archs" \
     "${cudnn_args[@]}" "$@" >>"$blog" 2>&1
 }
-echo "== configure ($mode)" >"$blog"
+echo "== configure ($mode)" >>"$blog"
 if [ "$mode" != full ] || ! configure -DLOOM_GPU_CHECK_ONLY=OFF; then
   mode=check-only
   echo "== full configure failed (dependencies missing?): LOOM_GPU_CHECK_ONLY=ON" >>"$blog"
@@ -106,6 +109,17 @@ LOOM_BACKEND_OPS_CSV="$OUT/check.csv" ctest --test-dir "$BUILD" -L gpu --output-
 ctest_rc=$?
 if grep -q "SKIPPED" "$OUT/ctest.log" || grep -q "tests did not run" "$OUT/ctest.log"; then ctest_rc=77; fi
 
+# PyTorch's numbers on the same cases, and the CUDA noise check (rng.txt → summary)
+torch_note="PyTorch reference: not run (python3 has no torch?)"
+if python3 -c 'import torch, numpy; assert torch.cuda.is_available()' 2>/dev/null; then
+  if timeout 240 python3 "$ROOT/scripts/gpu_torch_ref.py" "$OUT" >>"$blog" 2>&1; then torch_rc=0; else torch_rc=$?; fi
+  torch_note="PyTorch reference: exit $torch_rc (its log is at the end of build.log)"
+  if [ -f "$OUT/rng.txt" ]; then
+    rng_txt=$(cat "$OUT/rng.txt")
+    rm -f "$OUT/rng.txt"
+  fi
+fi
+
 san_log="$OUT/sanitizer.log"
 : >"$san_log"
 san() { # tool, timeout, test arguments…
@@ -119,8 +133,8 @@ san() { # tool, timeout, test arguments…
 }
 if command -v compute-sanitizer >/dev/null 2>&1; then
   # --quick: one small case per op; the CPU reference and the GPU work stay short under instrumentation
-  memcheck=$(san memcheck 300 --quick)
-  racecheck=$(san racecheck 120 --quick --table cuda_vendor attention attention_causal) # our softmax's shared memory
+  memcheck=$(san memcheck ${GPU_CHECK_MEMCHECK_S:-240} --quick)
+  racecheck=$(san racecheck ${GPU_CHECK_RACECHECK_S:-90} --quick --table cuda_vendor attention attention_causal) # our softmax's shared memory
 else
   memcheck="compute-sanitizer not found" racecheck="$memcheck"
 fi
@@ -142,11 +156,15 @@ status=0
   echo "ctest -L gpu: $verdict"
   grep -m1 "SKIPPED:" "$OUT/ctest.log"
   echo "memcheck: $memcheck; racecheck (vendor attention): $racecheck; perf: exit $perf_rc"
+  echo "$torch_note"
+  [ -n "${rng_txt:-}" ] && { echo; echo "torch.randn(device='cuda') vs loom's noise fixture generator:"; echo "$rng_txt"; }
   echo
-  echo "| table | op | shape | rel L2 | % of tol | check | ms (median) | TFLOP/s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "ratio = loom's rel L2 / PyTorch fp16's on the same case (issue 5: at most 2); torch ms = PyTorch fp16 (cuBLAS/cuDNN/SDPA)"
+  echo
+  echo "| table | op | shape | rel L2 | % of tol | ratio | check | ms (median) | TFLOP/s | torch ms |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   # join check.csv and perf.csv on (table, op, shape); fields are quoted where they hold commas
-  python3 - "$OUT/check.csv" "$OUT/perf.csv" <<'EOF' 2>/dev/null || echo "(no CSV results: see ctest.log and perf.log)"
+  python3 - "$OUT/check.csv" "$OUT/perf.csv" "$OUT/torch.csv" <<'EOF' 2>/dev/null || echo "(no CSV results: see ctest.log and perf.log)"
 import csv, sys
 def load(p):
     try:
@@ -155,8 +173,9 @@ def load(p):
     except OSError:
         return {}
 chk, prf = load(sys.argv[1]), load(sys.argv[2])
+tor = {(k[1], k[2]): r for k, r in load(sys.argv[3]).items()}
 if not chk and not prf:
-    print("| - | - | no results: see ctest.log and perf.log | - | - | - | - | - |")
+    print("| - | - | no results: see ctest.log and perf.log | - | - | - | - | - | - | - |")
 for key in list(chk) + [k for k in prf if k not in chk]:
     c, p = chk.get(key), prf.get(key)
     rel = f'{float(c["rel_l2"]):.2e}' if c else "-"
@@ -164,7 +183,10 @@ for key in list(chk) + [k for k in prf if k not in chk]:
     res = c["result"] if c else "-"
     ms = f'{float(p["ms"]):.4f}' if p else "-"
     tf = f'{float(p["tflops"]):.1f}' if p else "-"
-    print(f"| {key[0]} | {key[1]} | {key[2]} | {rel} | {pct} | {res} | {ms} | {tf} |")
+    t = tor.get((key[1], key[2]))
+    ratio = f'{float(c["rel_l2"]) / float(t["torch_rel_l2"]):.2f}' if c and t else "-"
+    tms = f'{float(t["torch_ms"]):.4f}' if t else "-"
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {rel} | {pct} | {ratio} | {res} | {ms} | {tf} | {tms} |")
 EOF
 } >>"$summary"
 overall=FAIL

@@ -71,10 +71,10 @@ __global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, 
 loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
                            loom_tensor *o, int heads, float scale, int causal)
 {
-    LOOM_TRY(loom_vendor_check_tensor(op, "q", q));
-    LOOM_TRY(loom_vendor_check_tensor(op, "k", k));
-    LOOM_TRY(loom_vendor_check_tensor(op, "v", v));
-    LOOM_TRY(loom_vendor_check_tensor(op, "o", o));
+    LOOM_TRY(loom_cuda_check_tensor(op, "q", q));
+    LOOM_TRY(loom_cuda_check_tensor(op, "k", k));
+    LOOM_TRY(loom_cuda_check_tensor(op, "v", v));
+    LOOM_TRY(loom_cuda_check_tensor(op, "o", o));
     if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3)
         return loom_fail(LOOM_E_INVALID, "%s: q, k, v must be [B, S, H*D]", op);
     if (heads < 1) return loom_fail(LOOM_E_INVALID, "%s: %d heads", op, heads);
@@ -83,25 +83,25 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
         return loom_fail(LOOM_E_INVALID, "%s: %d heads do not divide q's %lld or v's %lld channels", op, heads,
                          (long long)hd, (long long)hdv);
     const int64_t kshape[3] = {b, sk, hd}, vshape[3] = {b, sk, hdv}, oshape[3] = {b, sq, hdv};
-    LOOM_TRY(loom_vendor_check_shape(op, "k", k, 3, kshape));
-    LOOM_TRY(loom_vendor_check_shape(op, "v", v, 3, vshape));
-    LOOM_TRY(loom_vendor_check_shape(op, "o", o, 3, oshape));
-    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "q", q, 0));
-    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "k", k, 0));
-    LOOM_TRY(loom_vendor_check_alias(op, "o", o, "v", v, 0));
+    LOOM_TRY(loom_cuda_check_shape(op, "k", k, 3, kshape));
+    LOOM_TRY(loom_cuda_check_shape(op, "v", v, 3, vshape));
+    LOOM_TRY(loom_cuda_check_shape(op, "o", o, 3, oshape));
+    LOOM_TRY(loom_cuda_check_alias(op, "o", o, "q", q, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "o", o, "k", k, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "o", o, "v", v, 0));
     if (b == 0 || sq == 0 || hdv == 0) return LOOM_OK;
     if (sk == 0) return loom_fail(LOOM_E_INVALID, "%s: no keys (k is [%lld, 0, %lld])", op, (long long)b, (long long)hd);
     const int64_t d = hd / heads, dv = hdv / heads;
-    LOOM_TRY(loom_vendor_check_int(op, "Sq", sq));
-    LOOM_TRY(loom_vendor_check_int(op, "Sk", sk));
-    LOOM_TRY(loom_vendor_check_int(op, "H*D", hd));
-    LOOM_TRY(loom_vendor_check_int(op, "H*Dv", hdv));
+    LOOM_TRY(loom_cuda_check_int(op, "Sq", sq));
+    LOOM_TRY(loom_cuda_check_int(op, "Sk", sk));
+    LOOM_TRY(loom_cuda_check_int(op, "H*D", hd));
+    LOOM_TRY(loom_cuda_check_int(op, "H*Dv", hdv));
     if (!(scale > 0.0f)) scale = (float)(1.0 / sqrt((double)d)); /* as the CPU op */
 
     const size_t per_head = (size_t)sq * (size_t)sk * (sizeof(float) + sizeof(__half));
     int64_t chunk = (int64_t)(kScratch / per_head);
     chunk = chunk < 1 ? 1 : (chunk > heads ? heads : chunk);
-    LOOM_TRY(loom_vendor_check_int(op, "rows of a head chunk", chunk * sq));
+    LOOM_TRY(loom_cuda_check_int(op, "rows of a head chunk", chunk * sq));
     void *ws;
     LOOM_TRY(loom_vendor_workspace(per_head * (size_t)chunk, &ws));
     float *scores = (float *)ws;

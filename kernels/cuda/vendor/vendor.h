@@ -1,12 +1,12 @@
 /* vendor.h — shared pieces of the vendor baselines (kernels/cuda/vendor/):
- * the library handles, one grow-only workspace, argument checks for device
- * f16 tensors, and the bias/residual prefill that lets cuBLAS and cuDNN add
- * them through beta = 1 (one fp16 rounding of bias+residual, one of the
- * result; no separate epilogue pass over y).
+ * the library handles, one grow-only workspace and the bias/residual
+ * prefill that lets cuBLAS and cuDNN add them through beta = 1 (one fp16
+ * rounding of bias+residual, one of the result; no separate epilogue pass).
+ * Argument checks are the CUDA backend's (cuda_ops.h).
  *
  * State is process-wide and unsynchronised: one host thread drives the GPU,
- * everything on the default stream (the runtime issue adds streams). Not yet
- * run on a GPU; tests/ops/test_backend_ops.c is the check. */
+ * everything on the default stream. Checked against the CPU reference on an
+ * H200 (bench/results/2026-11-27-h200-vendor). */
 #ifndef LOOM_CUDA_VENDOR_H
 #define LOOM_CUDA_VENDOR_H
 
@@ -15,24 +15,13 @@
 
 extern "C" {
 #include "cuda_check.h"
-#include "ops.h"
+#include "cuda_ops.h"
 }
 
 loom_status loom_vendor_cublas(cublasHandle_t *out);
 loom_status loom_vendor_cudnn(cudnnHandle_t *out);
 /* At least `bytes` of device scratch, valid until the next call (grow-only). */
 loom_status loom_vendor_workspace(size_t bytes, void **out);
-
-/* A required operand: non-NULL, f16, on the CUDA device, contiguous, data set. */
-loom_status loom_vendor_check_tensor(const char *op, const char *name, const loom_tensor *t);
-/* t has exactly `shape`; the message shows both shapes. */
-loom_status loom_vendor_check_shape(const char *op, const char *name, const loom_tensor *t, int ndim,
-                                    const int64_t *shape);
-/* The vendor libraries take int dimensions. */
-loom_status loom_vendor_check_int(const char *op, const char *what, int64_t v);
-/* y's bytes must not overlap x's; with allow_same the identical buffer is fine. */
-loom_status loom_vendor_check_alias(const char *op, const char *yname, const loom_tensor *y, const char *xname,
-                                    const loom_tensor *x, int allow_same);
 
 /* y[rows, n] = f16(bias[n] + residual[rows, n]) summed in fp32; bias and/or
  * residual may be NULL (both NULL: zeros); residual may be y itself. */

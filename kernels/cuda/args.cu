@@ -1,0 +1,53 @@
+/* args.cu — argument checks shared by every CUDA op, own and vendor
+ * (cuda_ops.h). */
+#include <climits>
+#include <cstdint>
+
+extern "C" {
+#include "cuda_ops.h"
+}
+
+loom_status loom_cuda_check_tensor(const char *op, const char *name, const loom_tensor *t)
+{
+    if (!t) return loom_fail(LOOM_E_INVALID, "%s: %s is missing", op, name);
+    if (t->dtype != LOOM_F16)
+        return loom_fail(LOOM_E_INVALID, "%s: %s: the CUDA ops take f16; got %s", op, name, loom_dtype_name(t->dtype));
+    if (t->device != LOOM_CUDA) return loom_fail(LOOM_E_INVALID, "%s: %s is not on the CUDA device", op, name);
+    if (t->ndim < 0 || t->ndim > LOOM_MAX_DIMS) return loom_fail(LOOM_E_INVALID, "%s: %s has %d dims", op, name, t->ndim);
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] < 0) return loom_fail(LOOM_E_INVALID, "%s: %s has a negative extent", op, name);
+    if (!loom_tensor_is_contiguous(t)) return loom_fail(LOOM_E_INVALID, "%s: %s is not contiguous", op, name);
+    if (!t->data && loom_tensor_numel(t) > 0) return loom_fail(LOOM_E_INVALID, "%s: %s has no data", op, name);
+    return LOOM_OK;
+}
+
+loom_status loom_cuda_check_shape(const char *op, const char *name, const loom_tensor *t, int ndim,
+                                    const int64_t *shape)
+{
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (ok) return LOOM_OK;
+    char got[96], want[96];
+    loom_tensor w = loom_tensor_view(nullptr, t->dtype, ndim, shape);
+    return loom_fail(LOOM_E_INVALID, "%s: %s is %s but should be %s", op, name, loom_shape_str(t, got, sizeof got),
+                     loom_shape_str(&w, want, sizeof want));
+}
+
+loom_status loom_cuda_check_int(const char *op, const char *what, int64_t v)
+{
+    if (v < 0 || v > INT_MAX)
+        return loom_fail(LOOM_E_UNSUPPORTED, "%s: %s = %lld exceeds the int range of the CUDA ops", op, what,
+                         (long long)v);
+    return LOOM_OK;
+}
+
+loom_status loom_cuda_check_alias(const char *op, const char *yname, const loom_tensor *y, const char *xname,
+                                    const loom_tensor *x, int allow_same)
+{
+    if (!x || !y || !x->data || !y->data) return LOOM_OK;
+    const uintptr_t y0 = (uintptr_t)y->data, y1 = y0 + loom_tensor_nbytes(y);
+    const uintptr_t x0 = (uintptr_t)x->data, x1 = x0 + loom_tensor_nbytes(x);
+    if (y0 >= x1 || x0 >= y1) return LOOM_OK;
+    if (allow_same && y0 == x0 && y1 == x1) return LOOM_OK;
+    return loom_fail(LOOM_E_INVALID, "%s: %s overlaps %s", op, yname, xname);
+}
