@@ -201,9 +201,12 @@ static loom_status check_request(run *r)
     if (q->init_image && !(q->strength > 0 && q->strength <= 1))
         return loom_fail(LOOM_E_INVALID, "--strength %g: must be in (0, 1]", q->strength);
     LOOM_TRY(loom_gen_output_check(q));
-    if (q->backend != LOOM_BACKEND_CPU)
-        return loom_fail(LOOM_E_UNSUPPORTED, "--backend %s: the pipeline runs on the cpu backend until the CUDA "
-                         "kernels land", loom_backend_name(q->backend));
+    if (q->vendor_kernels && q->backend != LOOM_BACKEND_CUDA)
+        return loom_fail(LOOM_E_INVALID, "--kernels vendor needs --backend cuda");
+    if (q->backend == LOOM_BACKEND_CUDA) { /* before the model loads: no GPU, or one this build has no code for */
+        loom_status ps = loom_cuda_probe(0, NULL, 0);
+        if (ps != LOOM_OK) return loom_fail_wrap(ps, "--backend cuda");
+    }
     return LOOM_OK;
 }
 
@@ -427,7 +430,7 @@ loom_status loom_generate(const loom_gen_request *req)
     }
     if ((s = loom_sd_model_load(&r.model, req->model_path, req->vae_path, req->backend)) != LOOM_OK) goto done;
     r.model_loaded = 1;
-    r.ops = loom_backend_ops(req->backend);
+    r.ops = loom_backend_ops_kernels(req->backend, req->vendor_kernels);
     r.clip_skip = req->clip_skip > 0 ? req->clip_skip : 1;
     if (r.clip_skip > r.model.clip.cfg.layers) {
         s = loom_fail(LOOM_E_INVALID, "--clip-skip %d: the text encoder has %lld layers", r.clip_skip,

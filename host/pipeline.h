@@ -28,6 +28,7 @@ typedef struct loom_gen_request {
     double strength;              /* img2img denoising strength */
     int threads;                  /* CPU threads (0: all cores) */
     loom_backend backend;
+    int vendor_kernels;           /* --kernels vendor: cuBLAS/cuDNN where they have the op (CUDA only) */
     const char *output;           /* path; "%d"/"%03d" patterns number the images */
     const char *dump_latent;      /* optional .safetensors with the final latent(s) */
     int progress;                 /* 1: progress bar on stderr */

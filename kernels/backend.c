@@ -27,6 +27,23 @@ const loom_ops *loom_backend_ops(loom_backend b)
     return b == LOOM_BACKEND_CUDA ? &loom_ops_cuda : &loom_ops_cpu;
 }
 
+const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor)
+{
+    if (b != LOOM_BACKEND_CUDA || !vendor) return loom_backend_ops(b);
+    static loom_ops merged; /* built once; one host thread drives loom (DESIGN.md) */
+    if (!merged.name) {
+        const loom_ops *own = &loom_ops_cuda, *ven = &loom_ops_cuda_vendor;
+        merged = *own;
+#define TAKE(e) merged.e = ven->e ? ven->e : own->e
+        TAKE(linear), TAKE(conv2d), TAKE(group_norm), TAKE(layer_norm), TAKE(attention), TAKE(geglu), TAKE(unary);
+        TAKE(add), TAKE(mul), TAKE(concat), TAKE(upsample2x), TAKE(timestep_embedding), TAKE(softmax);
+        TAKE(attention_causal), TAKE(linear_adapted), TAKE(conv2d_adapted);
+#undef TAKE
+        merged.name = "cuda (vendor kernels)";
+    }
+    return &merged;
+}
+
 loom_status loom_op_missing(const loom_ops *ops, const char *op)
 {
     return loom_fail(LOOM_E_UNSUPPORTED, "%s: not implemented on the %s backend yet", op, ops->name);

@@ -9,6 +9,10 @@ typedef enum loom_backend { LOOM_BACKEND_CPU = 0, LOOM_BACKEND_CUDA, LOOM_BACKEN
 const char *loom_backend_name(loom_backend b);
 int loom_backend_from_name(const char *s, loom_backend *out);
 const loom_ops *loom_backend_ops(loom_backend b);
+/* As loom_backend_ops; with vendor = 1 on CUDA, loom's own table with the
+ * vendor baselines (cuBLAS linear, cuDNN conv, cuBLAS attention) in place of
+ * loom's kernels wherever the vendor table has the op (`--kernels vendor`). */
+const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor);
 
 /* Threads the CPU backend may use (0: all cores; OpenBLAS does the GEMMs). */
 void loom_cpu_set_threads(int n);

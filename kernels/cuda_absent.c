@@ -3,8 +3,8 @@
  * probing says plainly why. */
 #include "backend.h"
 
-const loom_ops loom_ops_cuda = {.name = "cuda"};
-const loom_ops loom_ops_cuda_vendor = {.name = "cuda_vendor"};
+const loom_ops loom_ops_cuda = {.name = "cuda", .device = LOOM_CUDA, .dtype = LOOM_F16};
+const loom_ops loom_ops_cuda_vendor = {.name = "cuda_vendor", .device = LOOM_CUDA, .dtype = LOOM_F16};
 
 const char *loom_cuda_built_archs(void) { return "none (built with LOOM_CUDA=OFF)"; }
 

@@ -52,7 +52,9 @@ typedef struct loom_timestep_params {
 } loom_timestep_params;
 
 typedef struct loom_ops {
-    const char *name; /* "cpu", "cuda" */
+    const char *name;   /* "cpu", "cuda" */
+    loom_device device; /* where every tensor of a call lives */
+    loom_dtype dtype;   /* the storage type of activations and weights (timestep t is always f32) */
 
     /* y[M,N] = x[M,K]·w[N,K]ᵀ + bias[N] + residual[M,N]. x may have 2–4
      * dims; its last is K and the rest flatten to M; y has x's leading dims.

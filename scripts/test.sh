@@ -17,8 +17,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >build-configure.log 2>&1 || { ca
 grep "loom:" build-configure.log || true
 cmake --build build -j "$jobs"
 
-echo "== tests =="
+echo "== spill check (every promoted CUDA kernel, every architecture: no local-memory spills) =="
 status=0
+scripts/spill-check.sh build || status=1
+
+echo "== tests =="
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
 
 if [ "${LOOM_TEST_FAST:-0}" != 1 ]; then

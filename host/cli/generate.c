@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "      --vae FILE             separate VAE\n"
             "  -i, --init-img FILE        img2img source (PNG/JPEG; its size unless -W/-H are given)\n"
             "      --strength X           img2img denoising strength (default 0.75)\n"
-            "      --backend cpu|cuda     default cpu until the CUDA kernels land\n"
+            "      --backend cpu|cuda     where the models run (default cpu)\n"
+            "      --kernels own|vendor   CUDA: loom's kernels (default) or cuBLAS/cuDNN baselines where they exist\n"
             "      --dump-latent FILE     write the final latent(s) as .safetensors\n"
             "      --lora-model-dir DIR   where <lora:NAME:w> / <lyco:…> prompt tags and --lora names are found\n"
             "                             (file name without extension, or its ss_output_name alias)\n"
@@ -174,6 +175,10 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
         }
         else if (!strcmp(a, "--backend")) {
             if (loom_backend_from_name(v, &req->backend) != 0) return bad(a, "expected cpu or cuda", v);
+        } else if (!strcmp(a, "--kernels")) {
+            if (!strcmp(v, "own")) req->vendor_kernels = 0;
+            else if (!strcmp(v, "vendor")) req->vendor_kernels = 1;
+            else return bad(a, "expected own or vendor", v);
         } else {
             fprintf(stderr, "loom generate: unknown option '%s' (try 'loom generate --help')\n", a);
             return 2;

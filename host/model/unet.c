@@ -11,6 +11,7 @@
  * other activation is freed as soon as the next one exists (peak: unet.h). */
 #include "unet.h"
 
+#include "model_io.h"
 #include "tensor_alloc.h"
 #include "unet_blocks.h"
 
@@ -56,15 +57,15 @@ static loom_status time_embedding(const loom_unet *u, const loom_ops *ops, const
     loom_tensor sin_emb = {0}, e1 = {0}, a, b;
     loom_status s = LOOM_OK;
     *emb_act = (loom_tensor){0};
-    if ((s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s0, &sin_emb)) != LOOM_OK ||
+    if ((s = loom_model_alloc(ops, 2, s0, &sin_emb)) != LOOM_OK ||
         (s = LOOM_OP(ops, timestep_embedding, t, &sin_emb, &tp)) != LOOM_OK ||      // [B, C0]
-        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, &e1)) != LOOM_OK)
+        (s = loom_model_alloc(ops, 2, s1, &e1)) != LOOM_OK)
         goto done;
     a = loom_unet_per_sample(&sin_emb);
     b = loom_unet_per_sample(&e1);
     if ((s = loom_unet_lin(ops, ad, &u->time_embed_0, &a, NULL, &b)) != LOOM_OK ||
         (s = LOOM_OP(ops, unary, &e1, &e1, LOOM_ACT_SILU)) != LOOM_OK ||           // time_embed.1
-        (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, s1, emb_act)) != LOOM_OK)
+        (s = loom_model_alloc(ops, 2, s1, emb_act)) != LOOM_OK)
         goto done;
     a = loom_unet_per_sample(emb_act);
     if ((s = loom_unet_lin(ops, ad, &u->time_embed_2, &b, NULL, &a)) != LOOM_OK ||
@@ -98,11 +99,10 @@ loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loo
     return loom_unet_forward_ad(u, ops, NULL, x, t, context, out);
 }
 
-loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad,
-                                 const loom_tensor *x, const loom_tensor *t, const loom_tensor *context,
-                                 loom_tensor *out)
+/* The forward pass with every tensor on ops's device (x, context, out in ops->dtype; t f32). */
+static loom_status forward(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad, const loom_tensor *x,
+                           const loom_tensor *t, const loom_tensor *context, loom_tensor *out)
 {
-    LOOM_TRY(check_args(u, x, t, context, out));
     const loom_unet_config *cfg = &u->cfg;
     static const loom_conv2d_params pad1 = {1, 1, 1, 1};
     loom_tensor emb = {0}, h = {0}, h2 = {0}, cat = {0}, skips[MAX_INPUT_BLOCKS] = {{0}};
@@ -116,7 +116,7 @@ loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const 
         const loom_tensor *prev = idx ? &skips[idx - 1] : x;
         if (b->kind == LOOM_UNET_CONV_IN) {
             const int64_t sh[4] = {x->shape[0], x->shape[1], x->shape[2], cfg->channels[0]};
-            s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, sh, &skips[idx]);
+            s = loom_model_alloc(ops, 4, sh, &skips[idx]);
             if (s == LOOM_OK) s = loom_unet_conv(ops, ad, &b->conv, x, NULL, &skips[idx], &pad1);
         } else if (b->kind == LOOM_UNET_DOWN) {
             s = loom_unet_downsample(&b->conv, ops, ad, prev, &skips[idx]);
@@ -138,7 +138,7 @@ loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const 
     for (; s == LOOM_OK && idx < u->n_output; idx += s == LOOM_OK) {
         loom_tensor *skip = &skips[u->n_input - 1 - idx];
         const int64_t sh[4] = {h.shape[0], h.shape[1], h.shape[2], h.shape[3] + skip->shape[3]};
-        s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, sh, &cat);
+        s = loom_model_alloc(ops, 4, sh, &cat);
         if (s == LOOM_OK) s = LOOM_OP(ops, concat, &h, skip, &cat); // [B,H,W,Ch+Cskip], h first as LDM's torch.cat
         loom_tensor_free(&h), loom_tensor_free(skip);
         if (s == LOOM_OK) s = res_attn_up(&u->output_blocks[idx], ops, ad, cfg, &cat, &emb, context, &h);
@@ -152,4 +152,23 @@ loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const 
     for (int i = 0; i < u->n_input; i++) loom_tensor_free(&skips[i]);
     loom_tensor_free(&emb), loom_tensor_free(&h), loom_tensor_free(&h2), loom_tensor_free(&cat);
     return s == LOOM_OK ? s : loom_fail_wrap(s, "unet %s.%d", where, idx);
+}
+
+loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad,
+                                 const loom_tensor *x, const loom_tensor *t, const loom_tensor *context,
+                                 loom_tensor *out)
+{
+    LOOM_TRY(check_args(u, x, t, context, out));
+    if (!loom_model_on_device(ops)) return forward(u, ops, ad, x, t, context, out);
+    /* host f32 in and out (model_io.h): x, context as ops->dtype, t stays f32 */
+    loom_tensor dx = {0}, dt = {0}, dc = {0}, dout = {0};
+    loom_status s;
+    if ((s = loom_model_upload(ops, x, ops->dtype, &dx)) == LOOM_OK &&
+        (s = loom_model_upload(ops, t, LOOM_F32, &dt)) == LOOM_OK &&
+        (s = loom_model_upload(ops, context, ops->dtype, &dc)) == LOOM_OK &&
+        (s = loom_model_alloc(ops, out->ndim, out->shape, &dout)) == LOOM_OK &&
+        (s = forward(u, ops, ad, &dx, &dt, &dc, &dout)) == LOOM_OK)
+        s = loom_model_download(&dout, out);
+    loom_tensor_free(&dx), loom_tensor_free(&dt), loom_tensor_free(&dc), loom_tensor_free(&dout);
+    return s;
 }

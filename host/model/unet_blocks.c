@@ -7,18 +7,19 @@
  * caller's outputs are left unallocated. */
 #include "unet_blocks.h"
 
+#include "model_io.h"
 #include "tensor_alloc.h"
 
-static loom_status alloc4(int64_t b, int64_t h, int64_t w, int64_t c, loom_tensor *t)
+static loom_status alloc4(const loom_ops *ops, int64_t b, int64_t h, int64_t w, int64_t c, loom_tensor *t)
 {
     const int64_t s[4] = {b, h, w, c};
-    return loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, s, t);
+    return loom_model_alloc(ops, 4, s, t);
 }
 
-static loom_status alloc3(int64_t b, int64_t s1, int64_t c, loom_tensor *t)
+static loom_status alloc3(const loom_ops *ops, int64_t b, int64_t s1, int64_t c, loom_tensor *t)
 {
     const int64_t s[3] = {b, s1, c};
-    return loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, s, t);
+    return loom_model_alloc(ops, 3, s, t);
 }
 
 /* [B,H,W,C] viewed as [B,HW,C] */
@@ -50,20 +51,20 @@ loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_
     STEP(loom_tensor_alloc_like(x, &t1));
     STEP(LOOM_OP(ops, group_norm, x, &rb->in_layers_0.weight, &rb->in_layers_0.bias, &t1, cfg->norm_groups,
                  cfg->norm_eps, 1)); // in_layers.0-1: GroupNorm + SiLU [B,H,W,Ci]
-    STEP(alloc4(nb, h, w, co, &hid));
+    STEP(alloc4(ops, nb, h, w, co, &hid));
     STEP(loom_unet_conv(ops, ad, &rb->in_layers_2, &t1, NULL, &hid, &PAD1)); // [B,H,W,Co]
     loom_tensor_free(&t1);
     const int64_t es[2] = {nb, co}, eb[4] = {nb, 1, 1, co};
-    STEP(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 2, es, &e));
+    STEP(loom_model_alloc(ops, 2, es, &e));
     loom_tensor emb3 = loom_unet_per_sample(emb_act), e3 = loom_unet_per_sample(&e);
     STEP(loom_unet_lin(ops, ad, &rb->emb_layers_1, &emb3, NULL, &e3)); // [B,1,Co]
-    loom_tensor ev = loom_tensor_view(e.data, LOOM_F32, 4, eb);
+    loom_tensor ev = loom_tensor_view(e.data, e.dtype, 4, eb);
     ev.device = e.device;
     STEP(LOOM_OP(ops, add, &hid, &ev, &hid)); // h + emb_out[:, None, None, :]
     loom_tensor_free(&e);
     STEP(LOOM_OP(ops, group_norm, &hid, &rb->out_layers_0.weight, &rb->out_layers_0.bias, &hid, cfg->norm_groups,
                  cfg->norm_eps, 1)); // out_layers.0-1 in place (dropout: identity at inference)
-    STEP(alloc4(nb, h, w, co, y));
+    STEP(alloc4(ops, nb, h, w, co, y));
     if (rb->skip_connection.weight.data) {
         STEP(loom_unet_conv(ops, ad, &rb->skip_connection, x, NULL, y, &PLAIN));
         // y = skip(x) + conv(h): the residual is y itself (accumulate)
@@ -85,9 +86,9 @@ static loom_status attention(const loom_unet_attention *a, const loom_ops *ops, 
     loom_tensor q = {0}, k = {0}, v = {0};
     loom_status s = LOOM_OK;
     const int64_t nb = n->shape[0], sq = n->shape[1], c = a->to_q.weight.shape[0], sk = kv->shape[1];
-    STEP(alloc3(nb, sq, c, &q));
-    STEP(alloc3(nb, sk, c, &k));
-    STEP(alloc3(nb, sk, c, &v));
+    STEP(alloc3(ops, nb, sq, c, &q));
+    STEP(alloc3(ops, nb, sk, c, &k));
+    STEP(alloc3(ops, nb, sk, c, &v));
     STEP(loom_unet_lin(ops, ad, &a->to_q, n, NULL, &q));  // [B,Sq,C]
     STEP(loom_unet_lin(ops, ad, &a->to_k, kv, NULL, &k)); // [B,Sk,C]
     STEP(loom_unet_lin(ops, ad, &a->to_v, kv, NULL, &v)); // [B,Sk,C]
@@ -112,9 +113,9 @@ static loom_status tblock(const loom_unet_tblock *b, const loom_ops *ops, const 
     STEP(attention(&b->attn2, ops, ad, heads, n, context, h)); // cross-attention on the text context
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm3.weight, &b->norm3.bias, n, eps));
     const int64_t two_f = b->ff_net_0_proj.weight.shape[0];
-    STEP(alloc3(h->shape[0], h->shape[1], two_f, &g));
+    STEP(alloc3(ops, h->shape[0], h->shape[1], two_f, &g));
     STEP(loom_unet_lin(ops, ad, &b->ff_net_0_proj, n, NULL, &g)); // [B,S,2F]
-    STEP(alloc3(h->shape[0], h->shape[1], two_f / 2, &f));
+    STEP(alloc3(ops, h->shape[0], h->shape[1], two_f / 2, &f));
     STEP(LOOM_OP(ops, geglu, &g, &f)); // [B,S,F]
     loom_tensor_free(&g);
     STEP(loom_unet_lin(ops, ad, &b->ff_net_2, &f, h, h)); // h += ff.net.2(f)
@@ -145,7 +146,7 @@ loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, 
                                  const loom_tensor *x, loom_tensor *y)
 {
     loom_status s = LOOM_OK;
-    STEP(alloc4(x->shape[0], x->shape[1] / 2, x->shape[2] / 2, x->shape[3], y));
+    STEP(alloc4(ops, x->shape[0], x->shape[1] / 2, x->shape[2] / 2, x->shape[3], y));
     STEP(loom_unet_conv(ops, ad, conv, x, NULL, y, &STRIDE2)); // [B,H/2,W/2,C]
     return LOOM_OK;
 fail:
@@ -159,9 +160,9 @@ loom_status loom_unet_upsample(const loom_unet_wb *conv, const loom_ops *ops, co
     loom_tensor up = {0};
     loom_status s = LOOM_OK;
     *y = (loom_tensor){0};
-    STEP(alloc4(x->shape[0], 2 * x->shape[1], 2 * x->shape[2], x->shape[3], &up));
+    STEP(alloc4(ops, x->shape[0], 2 * x->shape[1], 2 * x->shape[2], x->shape[3], &up));
     STEP(LOOM_OP(ops, upsample2x, x, &up)); // [B,2H,2W,C]
-    STEP(alloc4(up.shape[0], up.shape[1], up.shape[2], conv->weight.shape[0], y));
+    STEP(alloc4(ops, up.shape[0], up.shape[1], up.shape[2], conv->weight.shape[0], y));
     STEP(loom_unet_conv(ops, ad, conv, &up, NULL, y, &PAD1));
     loom_tensor_free(&up);
     return LOOM_OK;

@@ -66,7 +66,7 @@ static loom_status proj(loader *ld, const char *base, const char *child, int64_t
     if (is_linear) return linear(ld, base, child, c, c, 1, wb);
     LOOM_TRY(conv(ld, base, child, c, c, 1, wb));
     const int64_t s[2] = {c, c};
-    loom_tensor m = loom_tensor_view(wb->weight.data, LOOM_F32, 2, s);
+    loom_tensor m = loom_tensor_view(wb->weight.data, wb->weight.dtype, 2, s);
     m.device = wb->weight.device;
     wb->weight = m;
     return LOOM_OK;

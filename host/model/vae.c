@@ -57,7 +57,7 @@ static loom_status proj(const binder *b, const char *module, int64_t c, loom_vae
     const int64_t want[4] = {c, c, 1, 1};
     LOOM_TRY(get(b, module, "weight", LOOM_W_ANY, nd == 2 ? 2 : 4, want, &wb->weight));
     const int64_t mat[2] = {c, c};
-    loom_tensor view = loom_tensor_view(wb->weight.data, LOOM_F32, 2, mat);
+    loom_tensor view = loom_tensor_view(wb->weight.data, wb->weight.dtype, 2, mat);
     view.device = wb->weight.device;
     wb->weight = view; /* same buffer, [C, C] */
     return get(b, module, "bias", LOOM_W_ANY, 1, &c, &wb->bias);

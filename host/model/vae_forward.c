@@ -8,12 +8,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "model_io.h"
 #include "tensor_alloc.h"
 
-static loom_status alloc4(loom_tensor *t, int64_t n, int64_t h, int64_t w, int64_t c)
+static loom_status alloc4(const loom_ops *ops, loom_tensor *t, int64_t n, int64_t h, int64_t w, int64_t c)
 {
     const int64_t s[4] = {n, h, w, c};
-    return loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, s, t);
+    return loom_model_alloc(ops, 4, s, t);
 }
 
 /* y = conv(x) (k from the weight, stride 1 and pad k/2 unless given) into a new tensor. */
@@ -22,7 +23,7 @@ static loom_status conv_new(const loom_ops *ops, const loom_vae_wb *wb, const lo
 {
     const int64_t k = wb->weight.shape[1];
     const int64_t ho = (x->shape[1] + 2 * pad - k) / stride + 1, wo = (x->shape[2] + 2 * pad - k) / stride + 1;
-    LOOM_TRY(alloc4(y, x->shape[0], ho, wo, wb->weight.shape[0]));
+    LOOM_TRY(alloc4(ops, y, x->shape[0], ho, wo, wb->weight.shape[0]));
     const loom_conv2d_params p = {stride, stride, pad, pad};
     loom_status s = ops->conv2d(x, &wb->weight, &wb->bias, residual, y, &p);
     if (s != LOOM_OK) loom_tensor_free(y);
@@ -75,18 +76,20 @@ static loom_status attn(const loom_vae *m, const loom_ops *ops, const loom_vae_a
     if (s == LOOM_OK) s = ops->group_norm(x, &a->norm.weight, &a->norm.bias, &h, c->groups, c->eps, 0);
     loom_tensor *qkv[3] = {&q, &k, &v};
     const loom_vae_wb *w[3] = {&a->q, &a->k, &a->v};
-    h = loom_tensor_view(h.data, LOOM_F32, 3, s3); // [N,HW,C]
+    h = loom_tensor_view(h.data, h.dtype, 3, s3); // [N,HW,C]
+    h.device = x->device;
     for (int i = 0; s == LOOM_OK && i < 3; i++) {
-        s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, s3, qkv[i]);
+        s = loom_model_alloc(ops, 3, s3, qkv[i]);
         if (s == LOOM_OK) s = ops->linear(&h, &w[i]->weight, &w[i]->bias, NULL, qkv[i]);
     }
     loom_tensor_free(&h);
-    if (s == LOOM_OK) s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, s3, &o);
+    if (s == LOOM_OK) s = loom_model_alloc(ops, 3, s3, &o);
     if (s == LOOM_OK) s = ops->attention(&q, &k, &v, &o, 1, 0.0f); /* scale C^−1/2 */
     for (int i = 0; i < 3; i++) loom_tensor_free(qkv[i]);
     if (s == LOOM_OK) s = loom_tensor_alloc_like(x, &out);
     if (s == LOOM_OK) {
-        loom_tensor x3 = loom_tensor_view(x->data, LOOM_F32, 3, s3), out3 = loom_tensor_view(out.data, LOOM_F32, 3, s3);
+        loom_tensor x3 = loom_tensor_view(x->data, x->dtype, 3, s3), out3 = loom_tensor_view(out.data, out.dtype, 3, s3);
+        x3.device = out3.device = x->device;
         s = ops->linear(&o, &a->proj_out.weight, &a->proj_out.bias, &x3, &out3);
     }
     loom_tensor_free(&o);
@@ -108,17 +111,23 @@ static loom_status mid(const loom_vae *m, const loom_ops *ops, const loom_vae_mi
 static loom_status downsample(const loom_ops *ops, const loom_vae_wb *wb, loom_tensor *x)
 {
     const int64_t n = x->shape[0], h = x->shape[1], w = x->shape[2], c = x->shape[3];
-    loom_tensor p, y = {0};
-    loom_status s = alloc4(&p, n, h + 1, w + 1, c);
+    /* The pad runs on the host; on a GPU backend x goes down and back (the encoder
+     * runs once per img2img request; a device pad kernel can replace this). */
+    const int64_t ps[4] = {n, h + 1, w + 1, c};
+    loom_tensor p = {0}, hx = {0}, dp = {0}, y = {0};
+    const int dev = loom_model_on_device(ops);
+    loom_status s = loom_tensor_zeros(LOOM_HOST, LOOM_F32, 4, ps, &p);
+    if (s == LOOM_OK && dev && (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, x->shape, &hx)) == LOOM_OK)
+        s = loom_model_download(x, &hx);
     if (s == LOOM_OK) {
         float *dst = p.data;
-        const float *src = x->data;
-        memset(dst, 0, loom_tensor_nbytes(&p));
+        const float *src = dev ? hx.data : x->data;
         for (int64_t i = 0; i < n * h; i++) /* row i of image i / h lands in padded row (i / h)·(h+1) + i % h */
             memcpy(dst + ((i / h) * (h + 1) + i % h) * (w + 1) * c, src + i * w * c, (size_t)(w * c) * sizeof(float));
-        s = conv_new(ops, wb, &p, 2, 0, NULL, &y); // [N,h/2,w/2,C]
-        loom_tensor_free(&p);
+        if (dev) s = loom_model_upload(ops, &p, ops->dtype, &dp);
+        if (s == LOOM_OK) s = conv_new(ops, wb, dev ? &dp : &p, 2, 0, NULL, &y); // [N,h/2,w/2,C]
     }
+    loom_tensor_free(&p), loom_tensor_free(&hx), loom_tensor_free(&dp);
     loom_tensor_free(x);
     if (s == LOOM_OK) *x = y;
     return s;
@@ -128,7 +137,7 @@ static loom_status downsample(const loom_ops *ops, const loom_vae_wb *wb, loom_t
 static loom_status upsample(const loom_ops *ops, const loom_vae_wb *wb, loom_tensor *x)
 {
     loom_tensor u;
-    loom_status s = alloc4(&u, x->shape[0], 2 * x->shape[1], 2 * x->shape[2], x->shape[3]);
+    loom_status s = alloc4(ops, &u, x->shape[0], 2 * x->shape[1], 2 * x->shape[2], x->shape[3]);
     if (s == LOOM_OK) s = ops->upsample2x(x, &u);
     loom_tensor_free(x);
     if (s != LOOM_OK) {
@@ -161,6 +170,8 @@ static loom_status check_nhwc(const char *what, const loom_tensor *t, const int6
                      t ? loom_shape_str(t, a, sizeof a) : "(null)", loom_shape_str(&wt, b, sizeof b));
 }
 
+static loom_status decode(const loom_vae *m, const loom_ops *ops, const loom_tensor *z, loom_tensor *img);
+
 loom_status loom_vae_decode(const loom_vae *m, const loom_ops *ops, const loom_tensor *z, loom_tensor *img)
 {
     const loom_vae_config *c = &m->cfg;
@@ -175,7 +186,20 @@ loom_status loom_vae_decode(const loom_vae *m, const loom_ops *ops, const loom_t
     const int64_t iw[4] = {z->shape[0], z->shape[1] * up, z->shape[2] * up, c->out_channels};
     LOOM_TRY(check_nhwc("image", img, iw));
     if (z->shape[0] == 0) return LOOM_OK;
+    if (!loom_model_on_device(ops)) return decode(m, ops, z, img);
+    loom_tensor dz = {0}, dimg = {0}; /* host f32 in and out (model_io.h) */
+    loom_status s;
+    if ((s = loom_model_upload(ops, z, ops->dtype, &dz)) == LOOM_OK &&
+        (s = loom_model_alloc(ops, 4, img->shape, &dimg)) == LOOM_OK && (s = decode(m, ops, &dz, &dimg)) == LOOM_OK)
+        s = loom_model_download(&dimg, img);
+    loom_tensor_free(&dz), loom_tensor_free(&dimg);
+    return s;
+}
 
+/* The decoder with z and img on ops's device. */
+static loom_status decode(const loom_vae *m, const loom_ops *ops, const loom_tensor *z, loom_tensor *img)
+{
+    const loom_vae_config *c = &m->cfg;
     const loom_vae_coder *d = &m->decoder;
     loom_tensor x;
     LOOM_TRY(conv_new(ops, &m->post_quant_conv, z, 1, 0, NULL, &x)); // [N,h,w,z]
@@ -239,8 +263,12 @@ loom_status loom_vae_encode(const loom_vae *m, const loom_ops *ops, const loom_t
     if (img->shape[0] == 0) return LOOM_OK;
 
     const loom_vae_coder *e = &m->encoder;
-    loom_tensor x;
-    LOOM_TRY(conv_new(ops, &e->conv_in, img, 1, 1, NULL, &x)); // [N,H,W,ch[0]]
+    loom_tensor x, dimg = {0};
+    const int dev = loom_model_on_device(ops);
+    if (dev) LOOM_TRY(loom_model_upload(ops, img, ops->dtype, &dimg)); /* host f32 in and out (model_io.h) */
+    loom_status s0 = conv_new(ops, &e->conv_in, dev ? &dimg : img, 1, 1, NULL, &x); // [N,H,W,ch[0]]
+    loom_tensor_free(&dimg);
+    LOOM_TRY(s0);
     for (int i = 0; i < c->levels; i++) {
         for (int j = 0; j < e->level[i].n_blocks; j++) LOOM_TRY(resblock(m, ops, &e->level[i].block[j], &x));
         if (i < c->levels - 1) LOOM_TRY(downsample(ops, &e->level[i].conv, &x)); // ÷2
@@ -249,8 +277,11 @@ loom_status loom_vae_encode(const loom_vae *m, const loom_ops *ops, const loom_t
     loom_status s = ops->group_norm(&x, &e->norm_out.weight, &e->norm_out.bias, &x, c->groups, c->eps, 1);
     if (s == LOOM_OK) s = conv_step(ops, &e->conv_out, &x); // [N,h,w,2z]
     if (s == LOOM_OK) s = conv_step(ops, &m->quant_conv, &x); // [N,h,w,2E] = [mean | logvar]
-    if (s == LOOM_OK) moments_to_latent(&x, noise, latent);
-    loom_tensor_free(&x);
+    loom_tensor hm = {0};
+    if (s == LOOM_OK && dev && (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 4, x.shape, &hm)) == LOOM_OK)
+        s = loom_model_download(&x, &hm);
+    if (s == LOOM_OK) moments_to_latent(dev ? &hm : &x, noise, latent);
+    loom_tensor_free(&x), loom_tensor_free(&hm);
     return s;
 }
 

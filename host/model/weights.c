@@ -104,9 +104,6 @@ loom_status loom_weights_get(loom_weights *w, const char *key, loom_weight_kind 
                              loom_shape_str(&src, a, sizeof a), loom_shape_str(&wt, b, sizeof b));
         }
     }
-    if (w->backend != LOOM_BACKEND_CPU)
-        return loom_fail(LOOM_E_UNSUPPORTED, "weights for the %s backend come with the CUDA backend issue",
-                         loom_backend_name(w->backend));
     if (kind == LOOM_W_CONV && src.ndim != 4)
         return loom_fail(LOOM_E_FORMAT, "%s: '%s' should be a 4-D conv weight", tf->path, e->name);
     int64_t shape[LOOM_MAX_DIMS];
@@ -129,6 +126,21 @@ loom_status loom_weights_get(loom_weights *w, const char *key, loom_weight_kind 
     if (s != LOOM_OK) {
         loom_tensor_free(out);
         return s;
+    }
+    if (w->backend != LOOM_BACKEND_CPU && kind != LOOM_W_HOST) {
+        /* the backend's copy: f16 on the GPU, converted there (backend.h); the host f32 goes */
+        const loom_ops *ops = loom_backend_ops(w->backend);
+        loom_tensor dev;
+        s = loom_tensor_alloc(ops->device, ops->dtype, out->ndim, out->shape, &dev);
+        if (s == LOOM_OK) {
+            s = ops->dtype == LOOM_F16 ? loom_device_upload_f32_as_f16(dev.data, out->data, (size_t)loom_tensor_numel(out))
+                                       : loom_fail(LOOM_E_UNSUPPORTED, "weights: %s storage on the %s backend",
+                                                   loom_dtype_name(ops->dtype), loom_backend_name(w->backend));
+            if (s != LOOM_OK) loom_tensor_free(&dev);
+        }
+        loom_tensor_free(out);
+        if (s != LOOM_OK) return loom_fail_wrap(s, "%s: uploading '%s'", tf->path, e->name);
+        *out = dev;
     }
     w->bytes_loaded += loom_tensor_nbytes(out);
     return LOOM_OK;

@@ -6,8 +6,9 @@
  * A loom_weights source resolves such a key in one or more open tensor files
  * (a single-file checkpoint, a separate VAE, or diffusers component files
  * whose keys are renamed to LDM ones by a key map) and returns the tensor
- * converted for the backend: for the CPU backend, contiguous f32 on the host;
- * conv weights are permuted OIHW → OHWI (ops.h layout).
+ * converted for the backend: contiguous f32 on the host for the CPU backend,
+ * f16 on the GPU for CUDA (uploaded once, converted on the device); conv
+ * weights are permuted OIHW → OHWI (ops.h layout).
  * Errors name the file and the key: "model.safetensors: missing tensor
  * 'model.diffusion_model.out.2.weight'" or "...: 'x' is [320, 4, 3, 3], expected [320, 4, 3, 3]". */
 #ifndef LOOM_WEIGHTS_H
@@ -45,6 +46,7 @@ typedef struct loom_weights {
 typedef enum loom_weight_kind {
     LOOM_W_ANY = 0,   /* as stored (any rank), converted to f32 */
     LOOM_W_CONV,      /* [O, I, kh, kw] in the file → [O, kh, kw, I] */
+    LOOM_W_HOST,      /* as LOOM_W_ANY, but host f32 on every backend (tables host code reads) */
 } loom_weight_kind;
 
 void loom_weights_init(loom_weights *w, loom_backend backend);

@@ -6,18 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_io.h"
 #include "tensor_alloc.h"
 
 /* Load pre + name with the expected shape. */
-static loom_status get(loom_weights *w, const char *pre, const char *name, int ndim, const int64_t *shape,
-                       loom_tensor *out, uint64_t *bytes)
+static loom_status get_kind(loom_weights *w, const char *pre, const char *name, loom_weight_kind kind, int ndim,
+                            const int64_t *shape, loom_tensor *out, uint64_t *bytes)
 {
     char key[256];
     int len = snprintf(key, sizeof key, "%s%s", pre, name);
     if (len < 0 || (size_t)len >= sizeof key) return loom_fail(LOOM_E_INVALID, "clip: key prefix too long");
-    LOOM_TRY(loom_weights_get(w, key, LOOM_W_ANY, ndim, shape, out));
+    LOOM_TRY(loom_weights_get(w, key, kind, ndim, shape, out));
     *bytes += loom_tensor_nbytes(out);
     return LOOM_OK;
+}
+
+static loom_status get(loom_weights *w, const char *pre, const char *name, int ndim, const int64_t *shape,
+                       loom_tensor *out, uint64_t *bytes)
+{
+    return get_kind(w, pre, name, LOOM_W_ANY, ndim, shape, out, bytes);
 }
 
 /* Linear [out, in] + bias [out], or LayerNorm [c] + [c] (in == 0). */
@@ -90,8 +97,9 @@ static loom_status load(loom_clip *m, loom_weights *w, const char *prefix)
     LOOM_TRY(loom_clip_module_prefix(w, prefix, m->prefix, sizeof m->prefix));
     const char *pre = m->prefix;
     const int64_t tok[2] = {c->vocab, c->width}, pos[2] = {c->max_pos, c->width};
-    LOOM_TRY(get(w, pre, "embeddings.token_embedding.weight", 2, tok, &m->embeddings_token_embedding,
-                 &m->weight_bytes));
+    /* gathered by host code (loom_clip_encode_ad): host f32 on every backend */
+    LOOM_TRY(get_kind(w, pre, "embeddings.token_embedding.weight", LOOM_W_HOST, 2, tok, &m->embeddings_token_embedding,
+                      &m->weight_bytes));
     LOOM_TRY(get(w, pre, "embeddings.position_embedding.weight", 2, pos, &m->embeddings_position_embedding,
                  &m->weight_bytes));
     m->encoder_layers = calloc((size_t)c->layers, sizeof *m->encoder_layers);
@@ -129,13 +137,14 @@ static void scratch_free(clip_scratch *s)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) loom_tensor_free(t[i]);
 }
 
-static loom_status scratch_alloc(clip_scratch *s, int64_t b, int64_t n, int64_t width, int64_t mlp)
+static loom_status scratch_alloc(const loom_ops *ops, clip_scratch *s, int64_t b, int64_t n, int64_t width,
+                                 int64_t mlp)
 {
     memset(s, 0, sizeof *s);
     const int64_t d[3] = {b, n, width}, f[3] = {b, n, mlp};
     loom_tensor *t[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->a};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) LOOM_TRY(loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, d, t[i]));
-    return loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, f, &s->f);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) LOOM_TRY(loom_model_alloc(ops, 3, d, t[i]));
+    return loom_model_alloc(ops, 3, f, &s->f);
 }
 
 /* One pre-LN block, x updated in place (HF CLIPEncoderLayer):
@@ -205,22 +214,35 @@ loom_status loom_clip_encode_ad(const loom_clip *m, const loom_ops *ops, const l
     const int64_t b = out->shape[0], n = out->shape[1], d = c->width;
     if (b == 0) return LOOM_OK;
     clip_scratch s;
-    loom_status st = scratch_alloc(&s, b, n, d, c->mlp);
+    const int dev = loom_model_on_device(ops);
+    loom_tensor hx = {0}, dout = {0}; /* host f32 in and out (model_io.h) */
+    loom_status st = scratch_alloc(ops, &s, b, n, d, c->mlp);
+    if (st == LOOM_OK && dev) st = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, out->shape, &hx);
     if (st == LOOM_OK) {
         /* embeddings: token rows gathered on the host, then + position rows 0..S−1 (broadcast over B) */
         const float *tok = m->embeddings_token_embedding.data;
-        float *x = s.x.data;
+        float *x = dev ? hx.data : s.x.data;
         for (int64_t i = 0; i < b * n; i++) memcpy(x + i * d, tok + (int64_t)ids[i] * d, (size_t)d * sizeof(float));
+        if (dev) {
+            loom_tensor up;
+            if ((st = loom_model_upload(ops, &hx, ops->dtype, &up)) == LOOM_OK) loom_tensor_free(&s.x), s.x = up;
+        }
         const int64_t pshape[2] = {n, d};
-        loom_tensor pos = loom_tensor_view(m->embeddings_position_embedding.data, LOOM_F32, 2, pshape);
-        st = ops->add(&s.x, &pos, &s.x);
+        loom_tensor pos = loom_tensor_view(m->embeddings_position_embedding.data,
+                                           m->embeddings_position_embedding.dtype, 2, pshape);
+        pos.device = m->embeddings_position_embedding.device;
+        if (st == LOOM_OK) st = ops->add(&s.x, &pos, &s.x);
     }
     /* hidden_states[−clip_skip] is the output of layer `layers − clip_skip` (1-based; addons.md §4.8) */
     const int64_t run = c->layers - (clip_skip - 1);
     for (int64_t i = 0; st == LOOM_OK && i < run; i++) st = layer(m, ops, ad, &m->encoder_layers[i], &s);
+    if (st == LOOM_OK && dev) st = loom_model_alloc(ops, 3, out->shape, &dout);
     if (st == LOOM_OK)
-        st = ops->layer_norm(&s.x, &m->final_layer_norm.weight, &m->final_layer_norm.bias, out, c->ln_eps);
+        st = ops->layer_norm(&s.x, &m->final_layer_norm.weight, &m->final_layer_norm.bias, dev ? &dout : out,
+                             c->ln_eps);
+    if (st == LOOM_OK && dev) st = loom_model_download(&dout, out);
     scratch_free(&s);
+    loom_tensor_free(&hx), loom_tensor_free(&dout);
     return st;
 }
 

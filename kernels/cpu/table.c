@@ -4,6 +4,8 @@
 
 const loom_ops loom_ops_cpu = {
     .name = "cpu",
+    .device = LOOM_HOST,
+    .dtype = LOOM_F32,
     .linear = loom_cpu_linear,
     .conv2d = loom_cpu_conv2d,
     .group_norm = loom_cpu_group_norm,

@@ -19,6 +19,8 @@ extern "C" {
 
 extern "C" const loom_ops loom_ops_cuda = {
     "cuda",
+    LOOM_CUDA,
+    LOOM_F16,
     nullptr, /* linear */
     nullptr, /* conv2d */
     nullptr, /* group_norm */

@@ -2,6 +2,7 @@
  * op rejects bad arguments with a one-line message naming the op and the
  * problem, before writing anything. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ops.h"
@@ -13,7 +14,7 @@
     X(linear) X(conv2d) X(group_norm) X(layer_norm) X(attention) X(geglu) X(unary) X(add) X(mul) X(concat) \
     X(upsample2x) X(timestep_embedding) X(softmax) X(attention_causal) X(linear_adapted) X(conv2d_adapted)
 #define COUNT_ENTRY(e) +1
-_Static_assert(sizeof(loom_ops) == sizeof(const char *) + (0 LOOM_OPS_ENTRIES(COUNT_ENTRY)) * sizeof(void (*)(void)),
+_Static_assert(sizeof(loom_ops) == offsetof(loom_ops, linear) + (0 LOOM_OPS_ENTRIES(COUNT_ENTRY)) * sizeof(void (*)(void)),
                "ops.h changed: update LOOM_OPS_ENTRIES");
 
 static void test_table_complete(void)

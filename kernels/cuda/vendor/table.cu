@@ -4,6 +4,8 @@
 
 extern "C" const loom_ops loom_ops_cuda_vendor = {
     "cuda_vendor",
+    LOOM_CUDA,
+    LOOM_F16,
     loom_vendor_linear,           /* cuBLAS GemmEx */
     loom_vendor_conv2d,           /* cuDNN convolution, NHWC */
     nullptr,                      /* group_norm */
