@@ -8,8 +8,10 @@
  * this runs at a few TFLOP/s; SD runs it once per VAE decode. */
 #include <cuda_fp16.h>
 
+extern "C" {
 #include "attention_generic.h"
 #include "cuda_check.h"
+}
 #include "nvtx.h"
 
 #define GEN_WARPS 4 /* query rows per CTA */

@@ -11,6 +11,7 @@
 extern "C" {
 #include "backend.h"
 #include "cuda_check.h"
+#include "cuda_ops.h"
 }
 
 #ifndef LOOM_CUDA_ARCHS
@@ -25,7 +26,7 @@ extern "C" const loom_ops loom_ops_cuda = {
     nullptr, /* conv2d */
     nullptr, /* group_norm */
     nullptr, /* layer_norm */
-    nullptr, /* attention */
+    loom_cuda_attention, /* flash, mma.sync; other head dims: attention_generic.cu */
     nullptr, /* geglu */
     nullptr, /* unary */
     nullptr, /* add */
@@ -34,7 +35,7 @@ extern "C" const loom_ops loom_ops_cuda = {
     nullptr, /* upsample2x */
     nullptr, /* timestep_embedding */
     nullptr, /* softmax */
-    nullptr, /* attention_causal */
+    loom_cuda_attention_causal,
     nullptr, /* linear_adapted */
     nullptr, /* conv2d_adapted */
 };
