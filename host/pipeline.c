@@ -46,6 +46,7 @@ typedef struct denoiser {
     const loom_cond *const *cond_of, *const *uncond_of; /* [B]: each image's prompt and negative */
     const int *set_of_item;  /* [B]: each image's adapter set (its uncond half uses the same) */
     const loom_adapter_plans *plans; /* NULL: no adapters */
+    const loom_adapter_plans_device *dplans; /* their GPU copy (CUDA backend) */
     const loom_schedule *sched;
     int lcm;            /* A1111's LCM output scaling */
     double cfg_scale;
@@ -71,7 +72,7 @@ static loom_status unet_rows(denoiser *d, int64_t first, int64_t rows, float t)
         d->tbuf[i] = t;
         memcpy(d->cbuf + i * S * C, d->row_ctx[first + i]->data, (size_t)(S * C) * sizeof(float));
     }
-    loom_model_ad ad = {&d->model->adapter_map, d->plans, (int)rows, d->row_set + first};
+    loom_model_ad ad = {&d->model->adapter_map, d->plans, (int)rows, d->row_set + first, d->dplans};
     /* x [rows,h,w,4], t [rows], context [rows,S,768] → eps [rows,h,w,4] */
     return loom_unet_forward_ad(&d->model->unet, d->ops, &ad, &x, &tt, &cx, &o);
 }
@@ -230,7 +231,7 @@ static loom_status sample_batch(run *r, int batch_index)
     loom_noise_cfg ncfg = {r->rng_kind, q->comfy_noise ? LOOM_NOISE_COMFY : LOOM_NOISE_A1111, seed0, (int)B, per, 0, 0};
     loom_noise *nz = NULL;
     float *x = malloc((size_t)n * sizeof *x);
-    denoiser d = {&r->model, r->ops, r->cond_of, r->uncond_of, r->ads.set_of_item, r->ads.plans, r->sched,
+    denoiser d = {&r->model, r->ops, r->cond_of, r->uncond_of, r->ads.set_of_item, r->ads.plans, r->ads.dplans, r->sched,
                   r->sampler == LOOM_SAMPLER_LCM, q->cfg_scale, B, c, h, w, 0,
                   malloc((size_t)(2 * n) * sizeof(float)), malloc((size_t)(2 * n) * sizeof(float)),
                   malloc((size_t)n * sizeof(float)), NULL, NULL, NULL, NULL};
@@ -359,7 +360,7 @@ static loom_status encode_conds(run *r)
     loom_status s = LOOM_OK;
     if (!r->conds || !r->cond_of || !r->uncond_of || !cond_set || !text_of)
         s = loom_fail(LOOM_E_NOMEM, "out of memory for the prompts");
-    loom_model_ad ad = {&r->model.adapter_map, r->ads.plans, 0, NULL};
+    loom_model_ad ad = {&r->model.adapter_map, r->ads.plans, 0, NULL, r->ads.dplans};
     for (int i = 0; s == LOOM_OK && i < n; i++) {
         int set = r->ads.set_of_item[i], k = 0;
         for (; k < r->n_conds; k++)

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "model_io.h"
+#include "tensor_alloc.h"
 
 /* Cached factor bytes: a CLI run holds what it uses anyway; a long-running job scheduler keeps this
  * much between jobs so swapping sets reloads nothing cached (issue 4 item 6). */
@@ -29,9 +31,15 @@ static void find_unet(void *user, loom_unet_wb *wb)
     if (wb->ad_slot == f->slot && wb->weight.data) f->w = &wb->weight;
 }
 
+typedef struct base_ctx {
+    loom_sd_model *m;
+    loom_tensor host; /* the last weight downloaded from the GPU (f32), valid until the next call */
+} base_ctx;
+
 static loom_status base_weight(void *user, int row, loom_tensor *out)
 {
-    loom_sd_model *m = user;
+    base_ctx *bc = user;
+    loom_sd_model *m = bc->m;
     base_find f = {row + 1, NULL};
     loom_unet_each_wb(&m->unet, find_unet, &f);
     for (int64_t i = 0; !f.w && i < m->clip.cfg.layers; i++) {
@@ -44,10 +52,17 @@ static loom_status base_weight(void *user, int row, loom_tensor *out)
     const loom_keymap_row *r = &m->adapter_map.rows[row];
     if (!f.w) return loom_fail(LOOM_E_INVALID, "adapters: the model holds no weight for %s", r->weight);
     *out = *f.w;
-    if (r->ndim == 4 && f.w->ndim == 2) { /* a 1×1 conv held as [O, I] (proj_in/out): OHWI [O,1,1,I] */
-        const int64_t s[4] = {f.w->shape[0], 1, 1, f.w->shape[1]};
-        *out = loom_tensor_view(f.w->data, f.w->dtype, 4, s);
-        out->device = f.w->device;
+    if (f.w->device != LOOM_HOST || f.w->dtype != LOOM_F32) { /* GPU weights: DoRA's norms read a host f32 copy */
+        loom_tensor_free(&bc->host);
+        LOOM_TRY(loom_tensor_alloc(LOOM_HOST, LOOM_F32, f.w->ndim, f.w->shape, &bc->host));
+        LOOM_TRY(loom_model_download(f.w, &bc->host));
+        *out = bc->host;
+    }
+    if (r->ndim == 4 && out->ndim == 2) { /* a 1×1 conv held as [O, I] (proj_in/out): OHWI [O,1,1,I] */
+        const int64_t s[4] = {out->shape[0], 1, 1, out->shape[1]};
+        loom_device dev = out->device;
+        *out = loom_tensor_view(out->data, out->dtype, 4, s);
+        out->device = dev;
     }
     return LOOM_OK;
 }
@@ -194,9 +209,12 @@ loom_status loom_gen_adapters_prepare(const loom_gen_request *req, const loom_sd
         free(nu);
     }
     for (int j = 0; s == LOOM_OK && j < out->n_sets; j++) any |= out->sets[j].n > 0;
+    base_ctx bc = {(loom_sd_model *)model, {0}}; /* read-only: the walk's callback type is not const */
     if (s == LOOM_OK && any)
-        s = loom_adapter_plans_build(&model->adapter_map, out->sets, out->n_sets, base_weight, (void *)model,
-                                     &out->plans);
+        s = loom_adapter_plans_build(&model->adapter_map, out->sets, out->n_sets, base_weight, &bc, &out->plans);
+    loom_tensor_free(&bc.host);
+    if (s == LOOM_OK && out->plans && req->backend != LOOM_BACKEND_CPU) /* factors resident on the GPU */
+        s = loom_adapter_plans_device_build(out->plans, model->adapter_map.n_rows, &out->dplans);
     for (int i = 0; specs && i < req->n_loras; i++) loom_adapter_spec_free(&specs[i]);
     free(specs);
     if (s != LOOM_OK) loom_gen_adapters_free(out);
@@ -226,6 +244,7 @@ loom_status loom_gen_adapters_check_names(const loom_gen_request *req, const loo
 
 void loom_gen_adapters_free(loom_gen_adapters *a)
 {
+    loom_adapter_plans_device_free(a->dplans);
     if (a->plans) loom_adapter_plans_free(a->plans);
     for (int i = 0; i < a->n_held; i++) loom_adapter_registry_release(a->reg, a->held[i]);
     free(a->held);

@@ -12,6 +12,7 @@
 #include "adapter_files.h"
 #include "pipeline.h"
 #include "plan.h"
+#include "plan_device.h"
 #include "prompt.h"
 #include "registry.h"
 #include "sd_model.h"
@@ -28,6 +29,7 @@ typedef struct loom_gen_adapters {
     int n_held;
     const loom_adapter **held;   /* registry entries acquired, released by free */
     loom_adapter_plans *plans;   /* NULL when no item uses an adapter */
+    loom_adapter_plans_device *dplans; /* the plans on the GPU when the request runs there, else NULL */
 } loom_gen_adapters;
 
 /* item_nets[i]: the extra-network tags of item i's prompt (kinds lora/lyco only). Errors are one

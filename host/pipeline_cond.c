@@ -76,7 +76,7 @@ loom_status loom_cond_encode_ad(const loom_clip *clip, const loom_ops *ops, cons
     loom_model_ad cad = {0};
     if (ad && set_of) {
         for (int v = 0; v < nv; v++) set_of[v] = set;
-        cad = (loom_model_ad){ad->map, ad->plans, nv, set_of};
+        cad = (loom_model_ad){ad->map, ad->plans, nv, set_of, ad->dplans};
     }
     int64_t zshape[3] = {nv, LOOM_CLIP_TOKENS, width};
     if (!ids || !w || !set_of || (s = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, zshape, &z)) != LOOM_OK) {

@@ -24,6 +24,11 @@
 #
 # Exit status: 0 all passed; 1 a check failed; 2 no usable GPU; 3 the build failed.
 #
+# Full mode (the loom CLI built: jansson/stb found, or unpacked from .gpu-deps/ — see
+# scripts/gpu-deps.sh) also runs the pipeline GPU-vs-CPU test (ctest -L gpu) and `loom bench`
+# (an SD1.5-shaped random checkpoint's UNet step, own vs vendor kernels; live adapters' overhead
+# on the demo model), whose table goes into summary.md and whose log into perf.log.
+#
 # Build mode: the full project if its dependencies are there (jansson, stb,
 # OpenBLAS, zlib through pkg-config), else -DLOOM_GPU_CHECK_ONLY=ON (kernels +
 # test_backend_ops; the CPU reference on a naive threaded GEMM when OpenBLAS
@@ -81,6 +86,28 @@ if ! ls /usr/include/cudnn.h /usr/include/*/cudnn.h /usr/local/cuda/include/cudn
     cudnn_note="cuDNN from python3's wheel ($wheel)"
   fi
 fi
+# Build dependencies the machine lacks, from .gpu-deps/ (scripts/gpu-deps.sh, carried with the tree):
+# unpacked into the build folder, .pc prefixes pointed there; nothing is installed system-wide.
+deps_note="build dependencies: the machine's"
+if ! pkg-config --exists jansson stb 2>/dev/null && ls "$ROOT"/.gpu-deps/*.deb >/dev/null 2>&1; then
+  dep_root="$ROOT/$BUILD-deps"
+  rm -rf "$dep_root" && mkdir -p "$dep_root"
+  for d in "$ROOT"/.gpu-deps/*.deb; do
+    pkg=$(basename "$d" | cut -d_ -f1)
+    case $pkg in # OpenBLAS and zlib only when the machine has none
+      libopenblas*|libgfortran5) pkg-config --exists openblas 2>/dev/null && continue ;;
+      zlib1g-dev) [ -f /usr/include/zlib.h ] && continue ;;
+    esac
+    dpkg -x "$d" "$dep_root"
+  done
+  for pc in "$dep_root"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc "$dep_root"/usr/share/pkgconfig/*.pc; do
+    [ -f "$pc" ] && sed -i "s|^prefix=.*|prefix=$dep_root/usr|" "$pc"
+  done
+  export PKG_CONFIG_PATH="$dep_root/usr/lib/x86_64-linux-gnu/pkgconfig:$dep_root/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export CMAKE_PREFIX_PATH="$dep_root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$dep_root/usr/lib/x86_64-linux-gnu:$dep_root/usr/lib/x86_64-linux-gnu/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  deps_note="build dependencies: unpacked from .gpu-deps/ ($(ls "$ROOT"/.gpu-deps/*.deb | wc -l) packages offered)"
+fi
 mode=${GPU_CHECK_MODE:-full}
 configure() {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$archs" \
@@ -134,6 +161,14 @@ san() { # tool, timeout, test arguments…
 if command -v compute-sanitizer >/dev/null 2>&1; then
   # --quick: one small case per op; the CPU reference and the GPU work stay short under instrumentation
   memcheck=$(san memcheck ${GPU_CHECK_MEMCHECK_S:-240} --quick)
+  ad_bin=$(find "$BUILD" -name test_adapter_ops_gpu -type f -perm -u+x | head -1)
+  if [ -n "$ad_bin" ]; then # the adapted ops, every fixture case (small)
+    echo "== compute-sanitizer --tool memcheck $ad_bin" >>"$san_log"
+    timeout 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$ad_bin" >>"$san_log" 2>&1
+    rc=$?
+    echo "== exit $rc" >>"$san_log"
+    [ $rc = 0 ] || memcheck="$memcheck; adapter ops: exit $rc"
+  fi
   racecheck=$(san racecheck ${GPU_CHECK_RACECHECK_S:-90} --quick --table cuda_vendor attention attention_causal) # our softmax's shared memory
 else
   memcheck="compute-sanitizer not found" racecheck="$memcheck"
@@ -141,6 +176,28 @@ fi
 
 "$test_bin" perf --reps 30 --csv "$OUT/perf.csv" >"$OUT/perf.log" 2>&1
 perf_rc=$?
+
+# loom bench: the UNet step of a random-weights SD1.5 (own vs vendor kernels), and live adapters'
+# overhead on the demo model with the adapter fixture (full mode only: it needs the loom CLI)
+bench_txt="loom bench: not run (mode $mode: no loom CLI)"
+loom_bin="$BUILD/loom"
+if [ -x "$loom_bin" ]; then
+  ckpt="$BUILD/sd15-random.safetensors" demo="$BUILD/demo.safetensors"
+  {
+    echo "== loom bench"
+    "$loom_bin" make-checkpoint --preset sd15 --seed 1 "$ckpt" &&
+      timeout 300 "$loom_bin" bench -m "$ckpt" -W 512 -H 512 --batch 2 --reps 10
+    echo "== exit $?"
+    "$loom_bin" make-checkpoint --preset demo --seed 1 "$demo" &&
+      timeout 120 "$loom_bin" bench -m "$demo" -W 512 -H 512 --batch 2 --reps 10 \
+        --lora-model-dir "$ROOT/tests/fixtures/adapters_live" --lora locon --lora loha:0.5 --lora lokr --lora dora
+    echo "== exit $?"
+  } >"$BUILD/bench.log" 2>&1
+  cat "$BUILD/bench.log" >>"$OUT/perf.log"
+  if grep "^== exit" "$BUILD/bench.log" | grep -qv "== exit 0$"; then perf_rc=1; fi
+  bench_txt=$(grep -v "^== " "$BUILD/bench.log" | grep -E "^loom bench|^kernels|^own|^vendor|error|failed")
+  rm -f "$ckpt" "$demo"
+fi
 
 # ---- 4. summary: markdown file, short table last on stdout ---------------
 status=0
@@ -156,8 +213,10 @@ status=0
   echo "ctest -L gpu: $verdict"
   grep -m1 "SKIPPED:" "$OUT/ctest.log"
   echo "memcheck: $memcheck; racecheck (vendor attention): $racecheck; perf: exit $perf_rc"
-  echo "$torch_note"
+  echo "$torch_note; $deps_note"
   [ -n "${rng_txt:-}" ] && { echo; echo "torch.randn(device='cuda') vs loom's noise fixture generator:"; echo "$rng_txt"; }
+  echo
+  echo "$bench_txt"
   echo
   echo "ratio = loom's rel L2 / PyTorch fp16's on the same case (issue 5: at most 2); torch ms = PyTorch fp16 (cuBLAS/cuDNN/SDPA)"
   echo

@@ -4,6 +4,7 @@
 #ifndef LOOM_COMMANDS_H
 #define LOOM_COMMANDS_H
 
+int loom_cmd_bench(int argc, char **argv); /* bench/bench.c */
 int loom_cmd_generate(int argc, char **argv);
 int loom_cmd_inspect(int argc, char **argv);
 int loom_cmd_make_checkpoint(int argc, char **argv);

@@ -8,6 +8,7 @@ static const struct {
     const char *name, *summary;
     int (*run)(int argc, char **argv);
 } commands[] = {
+    {"bench", "time the UNet step: loom's kernels vs cuBLAS/cuDNN, live adapters' overhead", loom_cmd_bench},
     {"generate", "text to image: -m MODEL -p PROMPT (A1111 prompt syntax, seeds and PNG info)", loom_cmd_generate},
     {"inspect", "say what a model / adapter / embedding file is", loom_cmd_inspect},
     {"make-checkpoint", "write a random-weights SD1.x checkpoint (demo and tests)", loom_cmd_make_checkpoint},

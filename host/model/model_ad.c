@@ -15,7 +15,9 @@ int loom_model_ad_slot(const loom_keymap_table *map, const char *weight_key)
 static int plan_for(const loom_model_ad *ad, int slot, int64_t batch, loom_ad_plan *plan)
 {
     if (!ad || !ad->plans || slot <= 0 || !ad->map || slot > ad->map->n_rows) return 0;
-    const loom_ad_group *g = loom_adapter_plans_row(ad->plans, slot - 1);
+    /* the device copy when the ops run on the GPU (its groups index like the host's) */
+    const loom_ad_group *g = ad->dplans ? loom_adapter_plans_device_row(ad->dplans, slot - 1)
+                                        : loom_adapter_plans_row(ad->plans, slot - 1);
     if (!g) return 0;
     *plan = (loom_ad_plan){(int)batch, ad->set_of, loom_adapter_plans_n_sets(ad->plans), g};
     return !loom_ad_plan_is_empty(plan);

@@ -11,6 +11,7 @@
 #include "keymap.h"
 #include "ops.h"
 #include "plan.h"
+#include "plan_device.h"
 #include "weights.h"
 
 typedef struct loom_model_ad {
@@ -18,6 +19,7 @@ typedef struct loom_model_ad {
     const loom_adapter_plans *plans; /* NULL: no adapters */
     int batch;                       /* samples of this forward */
     const int *set_of;               /* [batch]: the set each sample uses, < 0: none */
+    const loom_adapter_plans_device *dplans; /* the same plans on the GPU (CUDA backend), else NULL */
 } loom_model_ad;
 
 /* The slot of the module whose weight is `weight_key` (row + 1), 0 when the table has none. */

@@ -22,8 +22,8 @@ extern "C" const loom_ops loom_ops_cuda = {
     "cuda",
     LOOM_CUDA,
     LOOM_F16,
-    nullptr, /* linear */
-    nullptr, /* conv2d */
+    loom_cuda_linear, /* mma.sync tensor-core GEMM (gemm.cu, mma_tile.cuh) */
+    loom_cuda_conv2d, /* NHWC implicit GEMM on the same tiles */
     nullptr, /* group_norm */
     nullptr, /* layer_norm */
     loom_cuda_attention, /* flash, mma.sync; other head dims: attention_generic.cu */
@@ -36,8 +36,8 @@ extern "C" const loom_ops loom_ops_cuda = {
     nullptr, /* timestep_embedding */
     nullptr, /* softmax */
     loom_cuda_attention_causal,
-    nullptr, /* linear_adapted */
-    nullptr, /* conv2d_adapted */
+    loom_cuda_linear_adapted, /* adapter_*.cu: fp32 accumulation of base + terms, one rounding */
+    loom_cuda_conv2d_adapted,
 };
 
 extern "C" const char *loom_cuda_built_archs(void) { return LOOM_CUDA_ARCHS; }

@@ -153,7 +153,7 @@ static void check_unet(const lcase *c, const loom_tensor *x, const loom_tensor *
     if (!prepare(c, &ads)) return;
     loom_tensor eps;
     T_OK(loom_tensor_alloc_like(x, &eps));
-    loom_model_ad ad = {&model.adapter_map, ads.plans, 1, ads.set_of_item};
+    loom_model_ad ad = {&model.adapter_map, ads.plans, 1, ads.set_of_item, NULL};
     T_OK(loom_unet_forward_ad(&model.unet, &loom_ops_cpu, &ad, x, t, ctx, &eps));
     char name[160];
     snprintf(name, sizeof name, "unet/eps/%s", c->key);
@@ -167,7 +167,7 @@ static void check_text(const lcase *c)
     loom_gen_adapters ads;
     if (!prepare(c, &ads)) return;
     loom_cond cond;
-    loom_model_ad ad = {&model.adapter_map, ads.plans, 0, NULL};
+    loom_model_ad ad = {&model.adapter_map, ads.plans, 0, NULL, NULL};
     loom_status s = loom_cond_encode_ad(&model.clip, &loom_ops_cpu, &ad, ads.set_of_item[0], tok, cfg_str("prompt"),
                                         (int)cfg_int("steps"), 1, &cond);
     T_OK(s);

@@ -1,0 +1,269 @@
+/* plan_device.c — host adapter plans → device copies (plan_device.h).
+ *
+ * Three passes over the host groups: count (rows touched, terms, tensor slots), lay out (every
+ * present tensor checked and given an arena offset, shared factors of a row once), fill (f32 →
+ * f16 conversion into one host staging buffer, one upload). Device tensor pointers are set only
+ * after the upload succeeded, so a failed build leaves nothing half-made. */
+#include "plan_device.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+#define ARENA_ALIGN 256 /* cudaMalloc's own alignment: every tensor starts as if allocated alone */
+
+struct loom_adapter_plans_device {
+    int n_sets, n_rows;
+    loom_ad_group **rows; /* [n_rows]: n_sets groups in `groups`, or NULL */
+    loom_ad_group *groups;
+    loom_ad_term *terms;
+    void *arena;
+    size_t arena_bytes;
+};
+
+typedef const loom_ad_group *(*row_fn)(const void *src, int row);
+
+typedef struct entry { /* one host tensor to upload */
+    const float *src;
+    size_t numel, offset;
+    int f16;
+} entry;
+
+typedef struct slot { /* a device tensor whose data is entry `e` */
+    loom_tensor *dst;
+    size_t e;
+} slot;
+
+typedef struct builder {
+    row_fn get;
+    const void *src;
+    entry *entries;
+    slot *slots;
+    size_t n_entries, n_slots, bytes;
+} builder;
+
+static const loom_ad_group *plans_row(const void *src, int row) { return loom_adapter_plans_row(src, row); }
+
+static const loom_ad_group *array_row(const void *src, int row) { return row == 0 ? src : NULL; }
+
+/* "row 3 group 1 term 0 down", for messages */
+typedef struct where {
+    int row, group, term;
+    const char *name;
+} where;
+
+static loom_status fail_at(const where *w, const char *what)
+{
+    if (w->term >= 0)
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: row %d group %d term %d: %s %s", w->row, w->group,
+                         w->term, w->name, what);
+    return loom_fail(LOOM_E_INVALID, "adapter plan upload: row %d group %d: %s %s", w->row, w->group, w->name, what);
+}
+
+/* A present host tensor is f32, on the host, contiguous, with a sane shape (plan.c's output). */
+static loom_status check_host(const where *w, const loom_tensor *t, size_t *numel)
+{
+    if (t->dtype != LOOM_F32 || t->device != LOOM_HOST) return fail_at(w, "is not an f32 host tensor (plan.h)");
+    if (t->ndim < 0 || t->ndim > LOOM_MAX_DIMS) return fail_at(w, "has a bad number of dims");
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] < 0) return fail_at(w, "has a negative extent");
+        if (t->shape[d] && n > SIZE_MAX / sizeof(float) / (uint64_t)t->shape[d]) return fail_at(w, "is too large");
+        n *= (size_t)t->shape[d];
+    }
+    if (!loom_tensor_is_contiguous(t)) return fail_at(w, "is not contiguous");
+    *numel = n;
+    return LOOM_OK;
+}
+
+/* Lays out one tensor slot: src (host) → dst (device view, data set later). Entries from
+ * row_first on belong to the current row and are searched for a shared factor. */
+static loom_status lay_out(builder *b, const where *w, const loom_tensor *src, loom_tensor *dst, int f16,
+                           size_t row_first)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src->data) return LOOM_OK; /* empty: all ones / zeros (adapter_plan.h) */
+    size_t numel = 0;
+    LOOM_TRY(check_host(w, src, &numel));
+    *dst = loom_tensor_view(NULL, f16 ? LOOM_F16 : LOOM_F32, src->ndim, src->shape);
+    dst->device = LOOM_CUDA;
+    size_t e = row_first;
+    while (e < b->n_entries &&
+           !(b->entries[e].src == src->data && b->entries[e].numel == numel && b->entries[e].f16 == f16))
+        e++;
+    if (e == b->n_entries) {
+        const size_t esz = f16 ? 2 : sizeof(float), raw = numel ? numel * esz : 1; /* numel·4 fits (check_host) */
+        if (raw > SIZE_MAX - ARENA_ALIGN) return fail_at(w, "is too large");
+        const size_t padded = (raw + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+        if (b->bytes > SIZE_MAX - padded) return fail_at(w, "does not fit the address space with the rest");
+        b->entries[b->n_entries++] = (entry){src->data, numel, b->bytes, f16};
+        b->bytes += padded;
+    }
+    b->slots[b->n_slots++] = (slot){dst, e};
+    return LOOM_OK;
+}
+
+static loom_status lay_out_term(builder *b, where *w, const loom_ad_term *t, loom_ad_term *d, size_t row_first)
+{
+    *d = *t;
+    const loom_tensor *src[6] = {&t->down, &t->up, &t->down2, &t->up2, &t->in_scale, &t->out_scale};
+    loom_tensor *dst[6] = {&d->down, &d->up, &d->down2, &d->up2, &d->in_scale, &d->out_scale};
+    static const char *const names[6] = {"down", "up", "down2", "up2", "in_scale", "out_scale"};
+    for (int k = 0; k < 6; k++) {
+        w->name = names[k];
+        LOOM_TRY(lay_out(b, w, src[k], dst[k], k < 4, row_first));
+    }
+    return LOOM_OK;
+}
+
+void loom_adapter_plans_device_free(loom_adapter_plans_device *p)
+{
+    if (!p) return;
+    if (p->arena) {
+        (void)loom_device_sync(); /* queued ops may still read the factors */
+        (void)loom_device_free(p->arena);
+    }
+    free(p->rows);
+    free(p->groups);
+    free(p->terms);
+    free(p);
+}
+
+/* Pass 1: rows touched, terms and slots; malformed group arrays fail here. */
+static loom_status count(const builder *b, int n_rows, int n_sets, size_t *n_touched, size_t *n_terms,
+                         size_t *n_slots)
+{
+    *n_touched = *n_terms = *n_slots = 0;
+    for (int r = 0; r < n_rows; r++) {
+        const loom_ad_group *g = b->get(b->src, r);
+        if (!g) continue;
+        ++*n_touched;
+        for (int s = 0; s < n_sets; s++) {
+            if (g[s].n_terms < 0 || (g[s].n_terms > 0 && !g[s].terms))
+                return loom_fail(LOOM_E_INVALID, "adapter plan upload: row %d group %d has %d terms but no term array",
+                                 r, s, g[s].n_terms);
+            if ((size_t)g[s].n_terms > SIZE_MAX / 16 - *n_terms)
+                return loom_fail(LOOM_E_INVALID, "adapter plan upload: too many terms");
+            *n_terms += (size_t)g[s].n_terms;
+        }
+    }
+    if (*n_touched && (size_t)n_sets > SIZE_MAX / 16 / *n_touched)
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: too many groups");
+    /* groups and terms are each < SIZE_MAX/16, so 3·groups + 6·terms < SIZE_MAX */
+    *n_slots = *n_touched * (size_t)n_sets * 3 + *n_terms * 6;
+    return LOOM_OK;
+}
+
+/* Pass 2: device groups/terms with every tensor laid out. */
+static loom_status lay_out_all(builder *b, loom_adapter_plans_device *p)
+{
+    size_t gi = 0, ti = 0;
+    for (int r = 0; r < p->n_rows; r++) {
+        const loom_ad_group *g = b->get(b->src, r);
+        if (!g) continue;
+        const size_t row_first = b->n_entries;
+        p->rows[r] = &p->groups[gi];
+        for (int s = 0; s < p->n_sets; s++, gi++) {
+            loom_ad_group *d = &p->groups[gi];
+            *d = g[s];
+            where w = {r, s, -1, "in_scale"};
+            LOOM_TRY(lay_out(b, &w, &g[s].in_scale, &d->in_scale, 0, row_first));
+            w.name = "out_scale";
+            LOOM_TRY(lay_out(b, &w, &g[s].out_scale, &d->out_scale, 0, row_first));
+            w.name = "bias_add";
+            LOOM_TRY(lay_out(b, &w, &g[s].bias_add, &d->bias_add, 0, row_first));
+            d->terms = g[s].n_terms ? &p->terms[ti] : NULL;
+            for (int k = 0; k < g[s].n_terms; k++, ti++) {
+                w.term = k;
+                LOOM_TRY(lay_out_term(b, &w, &g[s].terms[k], &p->terms[ti], row_first));
+            }
+        }
+    }
+    return LOOM_OK;
+}
+
+/* Pass 3: staging → device, then the pointers. */
+static loom_status upload(builder *b, loom_adapter_plans_device *p)
+{
+    if (!b->bytes) return LOOM_OK;
+    unsigned char *stage = calloc(1, b->bytes);
+    if (!stage) return loom_fail(LOOM_E_NOMEM, "adapter plan upload: no host memory for %zu bytes of staging", b->bytes);
+    for (size_t j = 0; j < b->n_entries; j++) {
+        const entry *e = &b->entries[j];
+        if (e->f16) {
+            uint16_t *h = (uint16_t *)(stage + e->offset);
+            for (size_t i = 0; i < e->numel; i++) h[i] = loom_f32_to_f16(e->src[i]);
+        } else if (e->numel) {
+            memcpy(stage + e->offset, e->src, e->numel * sizeof(float));
+        }
+    }
+    loom_status st = loom_device_alloc(b->bytes, &p->arena);
+    if (st == LOOM_OK) st = loom_device_upload(p->arena, stage, b->bytes);
+    free(stage);
+    if (st != LOOM_OK) return st;
+    p->arena_bytes = b->bytes;
+    for (size_t j = 0; j < b->n_slots; j++) b->slots[j].dst->data = (unsigned char *)p->arena + b->entries[b->slots[j].e].offset;
+    return LOOM_OK;
+}
+
+static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, loom_adapter_plans_device **out)
+{
+    *out = NULL;
+    if (n_rows < 0 || n_sets < 0)
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: %d rows of %d sets", n_rows, n_sets);
+    builder b = {get, src, NULL, NULL, 0, 0, 0};
+    size_t n_touched = 0, n_terms = 0, n_slots = 0;
+    LOOM_TRY(count(&b, n_rows, n_sets, &n_touched, &n_terms, &n_slots));
+    loom_adapter_plans_device *p = calloc(1, sizeof *p);
+    if (p) {
+        p->n_sets = n_sets, p->n_rows = n_rows;
+        p->rows = calloc(n_rows ? (size_t)n_rows : 1, sizeof *p->rows);
+        p->groups = calloc(n_touched * (size_t)n_sets + 1, sizeof *p->groups);
+        p->terms = calloc(n_terms + 1, sizeof *p->terms);
+    }
+    b.entries = calloc(n_slots + 1, sizeof *b.entries); /* at most one entry per slot */
+    b.slots = calloc(n_slots + 1, sizeof *b.slots);
+    loom_status st = p && p->rows && p->groups && p->terms && b.entries && b.slots
+                         ? LOOM_OK
+                         : loom_fail(LOOM_E_NOMEM, "adapter plan upload: out of host memory");
+    if (st == LOOM_OK) st = lay_out_all(&b, p);
+    if (st == LOOM_OK) st = upload(&b, p);
+    free(b.entries);
+    free(b.slots);
+    if (st != LOOM_OK) {
+        loom_adapter_plans_device_free(p);
+        return st;
+    }
+    *out = p;
+    return LOOM_OK;
+}
+
+loom_status loom_adapter_plans_device_build(const loom_adapter_plans *host, int n_rows,
+                                            loom_adapter_plans_device **out)
+{
+    if (!host) {
+        *out = NULL;
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: no host plans");
+    }
+    return build(plans_row, host, n_rows, loom_adapter_plans_n_sets(host), out);
+}
+
+loom_status loom_ad_groups_to_device(const loom_ad_group *host, int n, loom_adapter_plans_device **out)
+{
+    if (n > 0 && !host) {
+        *out = NULL;
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: %d groups but no group array", n);
+    }
+    return build(array_row, host, 1, n, out);
+}
+
+int loom_adapter_plans_device_n_sets(const loom_adapter_plans_device *p) { return p ? p->n_sets : 0; }
+
+const loom_ad_group *loom_adapter_plans_device_row(const loom_adapter_plans_device *p, int row)
+{
+    return p && row >= 0 && row < p->n_rows ? p->rows[row] : NULL;
+}
+
+size_t loom_adapter_plans_device_bytes(const loom_adapter_plans_device *p) { return p ? p->arena_bytes : 0; }

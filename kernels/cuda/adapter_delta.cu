@@ -1,0 +1,75 @@
+/* adapter_delta.cu — dense ΔW of a LoHa or LoKr term in fp32 scratch (adapter_common.cuh), for
+ * one extra GEMM per term (issue 5 item 2: "deltas built into scratch and applied as an extra
+ * GEMM, never written into the base weights"). Layout: the target's, W [O, kh, kw, I] flattened
+ * to [O, K] with K = kh·kw·I and column (p·kw + q)·I + i (kernels/adapter_plan.h).
+ *
+ * Every element is computed by one thread from f16 factors widened to fp32: a KRON element is a
+ * product of two f16 values, exact in fp32; a HADA element sums r1 and r2 products in order (the
+ * CPU reference's build_hada_dense order). Grid-stride loops over int64 element indices, 256
+ * threads a block, consecutive threads on consecutive columns (coalesced factor reads). */
+#include <cuda_fp16.h>
+
+#include "adapter_common.cuh"
+#include "nvtx.h"
+
+extern "C" {
+#include "cuda_check.h"
+}
+
+/* ΔW[o, e] = (Σ_a U1[o, a]·D1[a, e]) · (Σ_b U2[o, b]·D2[b, e]); D [r, K], U [O, r]. */
+__global__ void loom_ad_hada_kernel(float *dw, const __half *d1, const __half *u1, const __half *d2,
+                                    const __half *u2, int64_t o, int64_t k, int r1, int r2)
+{
+    const int64_t n = o * k;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t row = e / k, col = e - row * k;
+        float s1 = 0.0f, s2 = 0.0f;
+        for (int a = 0; a < r1; a++) s1 += __half2float(u1[row * r1 + a]) * __half2float(d1[a * k + col]);
+        for (int b = 0; b < r2; b++) s2 += __half2float(u2[row * r2 + b]) * __half2float(d2[b * k + col]);
+        dw[e] = s1 * s2;
+    }
+}
+
+/* ΔW[o1·bd + o2, pq, i1·d + i2] = W1[o1, i1] · W2[o2, pq, i2]; W1 [a, c], W2 [bd, kk, d]. */
+__global__ void loom_ad_kron_kernel(float *dw, const __half *w1, const __half *w2, int64_t o, int64_t kk,
+                                    int64_t in, int64_t bd, int64_t c, int64_t d)
+{
+    const int64_t row_len = kk * in, n = o * row_len;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t row = e / row_len, col = e - row * row_len;
+        const int64_t pq = col / in, i = col - pq * in;
+        const int64_t o1 = row / bd, o2 = row - o1 * bd, i1 = i / d, i2 = i - i1 * d;
+        dw[e] = __half2float(w1[o1 * c + i1]) * __half2float(w2[(o2 * kk + pq) * d + i2]);
+    }
+}
+
+static unsigned grid_for(int64_t n)
+{
+    const int64_t blocks = (n + 255) / 256;
+    return (unsigned)(blocks < 8192 ? (blocks ? blocks : 1) : 8192); /* the grid-stride loop covers the rest */
+}
+
+loom_status loom_cuda_ad_build_delta(const loom_cuda_ad_module *m, const loom_ad_term *t, float *dw)
+{
+    const int64_t kk = m->kh * m->kw, k = kk * m->in, n = m->o * k;
+    if (n == 0) return LOOM_OK;
+    if (t->kind == LOOM_AD_HADA) {
+        LOOM_NVTX_RANGE("adapter/loha/delta");
+        // dw[O, K] = (up[O, r1]·down[r1, K]) ⊙ (up2[O, r2]·down2[r2, K])
+        loom_ad_hada_kernel<<<grid_for(n), 256>>>(dw, (const __half *)t->down.data, (const __half *)t->up.data,
+                                                  (const __half *)t->down2.data, (const __half *)t->up2.data, m->o, k,
+                                                  (int)t->down.shape[0], (int)t->down2.shape[0]);
+        LOOM_LAUNCH_CHECK("loom_ad_hada_kernel");
+        return LOOM_OK;
+    }
+    if (t->kind == LOOM_AD_KRON) {
+        LOOM_NVTX_RANGE("adapter/lokr/delta");
+        const int64_t a = t->down.shape[0], c = t->down.shape[1];
+        // dw[a·b, kk, c·d] = W1[a, c] ⊗ W2[b, kk, d]
+        loom_ad_kron_kernel<<<grid_for(n), 256>>>(dw, (const __half *)t->down.data, (const __half *)t->up.data, m->o,
+                                                  kk, m->in, m->o / a, c, m->in / c);
+        LOOM_LAUNCH_CHECK("loom_ad_kron_kernel");
+        return LOOM_OK;
+    }
+    return loom_fail(LOOM_E_INVALID, "%s: no dense delta for a %s term", m->op, loom_ad_kind_name(t->kind));
+}

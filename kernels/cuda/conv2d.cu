@@ -1,0 +1,121 @@
+/* conv2d.cu — loom_cuda_conv2d (ops.h): NHWC convolution as an implicit GEMM on the tensor-core tile
+ * kernel (mma_tile.cuh, kernel version 1 of kernels/dev/gemm.cu):
+ *   y[M = N·Ho·Wo, O] = patches(x)[M, K = kh·kw·I] · w[O, K]ᵀ + bias[O] + residual
+ * The OHWI weight is already the [O, K] B operand (K index (p, q, c), c fastest), and the A tile is
+ * gathered from x on the fly (conv_rows), zero outside the image: no im2col buffer. Any kernel size,
+ * stride ≥ 1, padding ≥ 0. I % 8 == 0 with 16-byte aligned x and w takes 16-byte cp.async copies,
+ * other channel counts (conv_in's 4) the element-wise path. Checks and messages as the vendor op
+ * (conv2d_cudnn.cu). */
+#include <climits>
+
+#include "mma_tile.cuh"
+#include "nvtx.h"
+
+extern "C" {
+#include "cuda_check.h"
+#include "cuda_ops.h"
+}
+
+static loom_status check_fits(const char *what, int64_t v, int64_t limit)
+{
+    if (v > limit)
+        return loom_fail(LOOM_E_UNSUPPORTED, "conv2d: %s = %lld exceeds %lld, the int range of the kernel", what,
+                         (long long)v, (long long)limit);
+    return LOOM_OK;
+}
+
+loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                             const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p)
+{
+    LOOM_NVTX_RANGE("cuda/conv2d");
+    static const char op[] = "conv2d";
+    LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
+    LOOM_TRY(loom_cuda_check_tensor(op, "w", w));
+    LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    if (!p) return loom_fail(LOOM_E_INVALID, "conv2d: parameters are missing");
+    if (x->ndim != 4 || w->ndim != 4)
+        return loom_fail(LOOM_E_INVALID, "conv2d: x and w must have 4 dims (NHWC, OHWI); got %d and %d", x->ndim,
+                         w->ndim);
+    if (p->stride_h < 1 || p->stride_w < 1 || p->pad_h < 0 || p->pad_w < 0)
+        return loom_fail(LOOM_E_INVALID, "conv2d: stride %dx%d, padding %dx%d", p->stride_h, p->stride_w, p->pad_h,
+                         p->pad_w);
+    if (w->shape[3] != x->shape[3]) {
+        char xs[96], ws[96];
+        return loom_fail(LOOM_E_INVALID, "conv2d: x is %s but w %s expects %lld input channels",
+                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        LOOM_TRY(loom_cuda_check_int(op, "an x extent", x->shape[i]));
+        LOOM_TRY(loom_cuda_check_int(op, "a w extent", w->shape[i]));
+    }
+    const int64_t nb = x->shape[0], h = x->shape[1], wd = x->shape[2], in = x->shape[3];
+    const int64_t o = w->shape[0], kh = w->shape[1], kw = w->shape[2];
+    const int64_t hp = h + 2 * (int64_t)p->pad_h, wp = wd + 2 * (int64_t)p->pad_w;
+    if (kh < 1 || kw < 1 || hp < kh || wp < kw)
+        return loom_fail(LOOM_E_INVALID, "conv2d: a %lldx%lld kernel does not fit the padded %lldx%lld input",
+                         (long long)kh, (long long)kw, (long long)hp, (long long)wp);
+    const int64_t ho = (hp - kh) / p->stride_h + 1, wo = (wp - kw) / p->stride_w + 1;
+    const int64_t yshape[4] = {nb, ho, wo, o};
+    LOOM_TRY(loom_cuda_check_shape(op, "y", y, 4, yshape));
+    if (bias) {
+        LOOM_TRY(loom_cuda_check_tensor(op, "bias", bias));
+        LOOM_TRY(loom_cuda_check_shape(op, "bias", bias, 1, &o));
+    }
+    if (residual) {
+        LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
+        LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
+    }
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    if (loom_tensor_numel(y) == 0) return LOOM_OK;
+
+    /* The kernel's pixel and GEMM indices are int (mma_tile.cuh, conv_rows). Each product below
+     * multiplies two factors already known to be ≤ INT_MAX, so it cannot overflow int64. */
+    LOOM_TRY(check_fits("padded height", hp, INT_MAX)); /* so ho, wo ≤ INT_MAX too */
+    LOOM_TRY(check_fits("padded width", wp, INT_MAX));
+    LOOM_TRY(check_fits("N·H", nb * h, INT_MAX));
+    LOOM_TRY(check_fits("N·H·W", nb * h * wd, INT_MAX));
+    LOOM_TRY(check_fits("N·Ho", nb * ho, INT_MAX));
+    LOOM_TRY(check_fits("M = N·Ho·Wo", nb * ho * wo, INT_MAX));
+    LOOM_TRY(check_fits("kh·kw", kh * kw, INT_MAX));
+    LOOM_TRY(check_fits("K = kh·kw·I", kh * kw * in, INT_MAX - 64));
+    const int64_t m = nb * ho * wo, k = kh * kw * in;
+
+    using namespace loom_mma;
+    const variant v = pick_variant(m, o);
+    const dim3 grid = variant_grid(v, (int)m, (int)o, false);
+    if (grid.y > 65535)
+        return loom_fail(LOOM_E_UNSUPPORTED, "conv2d: %lld output channels need %u column tiles, over the grid "
+                         "limit 65535", (long long)o, grid.y);
+    conv_params cp;
+    cp.x = (const __half *)x->data;
+    cp.h = (int)h;
+    cp.w = (int)wd;
+    cp.c = (int)in;
+    cp.kw = (int)kw;
+    cp.ho = (int)ho;
+    cp.wo = (int)wo;
+    cp.sh = p->stride_h;
+    cp.sw = p->stride_w;
+    cp.ph = p->pad_h;
+    cp.pw = p->pad_w;
+    const dense_params bp = {(const __half *)w->data, k};
+    epi_params epi;
+    epi.c = (__half *)y->data;
+    epi.ldc = o;
+    epi.residual = residual ? (const __half *)residual->data : nullptr;
+    epi.bias = bias ? (const __half *)bias->data : nullptr;
+    epi.bias_f32 = nullptr;
+    epi.col_scale = nullptr;
+    epi.alpha = 1.0f;
+    epi.n_out = (int)o;
+    epi.vec2 = o % 2 == 0 && aligned4(y->data) && (!epi.residual || aligned4(epi.residual));
+    /* K % 8 == 0 follows from I % 8 == 0, so w's rows are 16-byte chunks too */
+    const bool vec = in % 8 == 0 && aligned16(x->data) && aligned16(w->data);
+    // y[N·Ho·Wo, O] = patches(x)[N·Ho·Wo, kh·kw·I] · w[O, kh·kw·I]ᵀ + bias + residual
+    launch_variant<conv_params, false>(v, vec, cp, bp, epi, (int)m, (int)o, (int)k);
+    LOOM_LAUNCH_CHECK("loom_mma_conv2d");
+    return LOOM_OK;
+}
