@@ -1,7 +1,6 @@
 /* runtime.cu — CUDA backend runtime: device probe with a clear message when
  * the GPU is not one this binary was built for, the debug sync switch, and
- * the CUDA op table (entries fill in as kernels are promoted from
- * kernels/dev/; until then they are NULL and loom_op_missing reports it). */
+ * the CUDA op table: loom's own kernels, one file per op (cuda_ops.h). */
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,17 +23,17 @@ extern "C" const loom_ops loom_ops_cuda = {
     LOOM_F16,
     loom_cuda_linear, /* mma.sync tensor-core GEMM (gemm.cu, mma_tile.cuh) */
     loom_cuda_conv2d, /* NHWC implicit GEMM on the same tiles */
-    nullptr, /* group_norm */
-    nullptr, /* layer_norm */
+    loom_cuda_group_norm,
+    loom_cuda_layer_norm,
     loom_cuda_attention, /* flash, mma.sync; other head dims: attention_generic.cu */
-    nullptr, /* geglu */
-    nullptr, /* unary */
-    nullptr, /* add */
-    nullptr, /* mul */
-    nullptr, /* concat */
-    nullptr, /* upsample2x */
-    nullptr, /* timestep_embedding */
-    nullptr, /* softmax */
+    loom_cuda_geglu,
+    loom_cuda_unary,
+    loom_cuda_add,
+    loom_cuda_mul,
+    loom_cuda_concat,
+    loom_cuda_upsample2x,
+    loom_cuda_timestep_embedding,
+    loom_cuda_softmax,
     loom_cuda_attention_causal,
     loom_cuda_linear_adapted, /* adapter_*.cu: fp32 accumulation of base + terms, one rounding */
     loom_cuda_conv2d_adapted,

@@ -10,125 +10,17 @@
  *   - y aliasing the residual (accumulate in place) gives the same bits.
  * Then bad plans (shapes, indices, batch, vector lengths, kinds, dtypes) fail with LOOM_E_INVALID,
  * a one-line message naming the op and the problem, and an untouched y. */
-#include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_cases.h"
 #include "ops.h"
 #include "testlib.h"
 
 /* f32 with f32 GEMMs against float64: ~1e-7; a dropped term or a layout bug: > 1e-2 */
 #define TOL 1e-5
-#define MAX_BATCH 8
-#define MAX_GROUPS 4 /* the fixture's groups, plus one empty group the test adds */
-#define MAX_TERMS 6
-#define MAX_OWNED 160
-
-typedef struct fx_case {
-    const char *name;
-    int is_conv;
-    loom_conv2d_params p;
-    loom_tensor x, w, bias, residual, y_ref; /* bias, residual: data NULL when absent */
-    int batch, n_groups;
-    int group_of[MAX_BATCH];
-    loom_ad_group groups[MAX_GROUPS];
-    loom_ad_term terms[MAX_GROUPS][MAX_TERMS];
-    float *owned[MAX_OWNED];
-    int n_owned;
-} fx_case;
-
-static const loom_tfile *g_tf;
-
-/* "<case>/<name>" from the fixture, or an empty tensor when absent and optional. */
-static loom_tensor load(fx_case *c, int required, const char *fmt, ...)
-{
-    char rel[128], name[192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rel, sizeof rel, fmt, ap);
-    va_end(ap);
-    snprintf(name, sizeof name, "%s/%s", c->name, rel);
-    loom_tensor t;
-    memset(&t, 0, sizeof t);
-    if (!required && !loom_tfile_find(g_tf, name)) return t;
-    float *d = t_load_f32(g_tf, name, &t);
-    if (d && c->n_owned < MAX_OWNED) c->owned[c->n_owned++] = d;
-    else if (d) {
-        T_CHECK(0, "too many tensors in case %s", c->name);
-        free(d);
-        memset(&t, 0, sizeof t);
-    }
-    return t;
-}
-
-static void free_case(fx_case *c)
-{
-    for (int i = 0; i < c->n_owned; i++) free(c->owned[i]);
-}
-
-static int kind_from_name(const char *s)
-{
-    for (int k = 0; k < LOOM_AD_KIND_COUNT; k++)
-        if (!strcmp(s, loom_ad_kind_name((loom_ad_kind)k))) return k;
-    return -1;
-}
-
-static int load_case(fx_case *c, json_t *jc)
-{
-    memset(c, 0, sizeof *c);
-    c->name = json_string_value(json_object_get(jc, "name"));
-    const char *op = json_string_value(json_object_get(jc, "op"));
-    json_t *gof = json_object_get(jc, "group_of"), *groups = json_object_get(jc, "groups");
-    if (!c->name || !op || !json_is_array(gof) || !json_is_array(groups) || json_array_size(gof) > MAX_BATCH ||
-        json_array_size(groups) + 1 > MAX_GROUPS) {
-        T_CHECK(0, "malformed fixture case %s", c->name ? c->name : "?");
-        return 0;
-    }
-    c->is_conv = !strcmp(op, "conv2d");
-    if (c->is_conv) {
-        json_t *cv = json_object_get(jc, "conv");
-        c->p = (loom_conv2d_params){(int)json_integer_value(json_array_get(cv, 0)),
-                                    (int)json_integer_value(json_array_get(cv, 1)),
-                                    (int)json_integer_value(json_array_get(cv, 2)),
-                                    (int)json_integer_value(json_array_get(cv, 3))};
-    }
-    c->x = load(c, 1, "x"), c->w = load(c, 1, "w"), c->y_ref = load(c, 1, "y");
-    c->bias = load(c, 0, "bias"), c->residual = load(c, 0, "residual");
-    c->batch = (int)json_array_size(gof);
-    for (int i = 0; i < c->batch; i++) c->group_of[i] = (int)json_integer_value(json_array_get(gof, (size_t)i));
-    c->n_groups = (int)json_array_size(groups);
-    for (int g = 0; g < c->n_groups; g++) {
-        loom_ad_group *grp = &c->groups[g];
-        json_t *terms = json_object_get(json_array_get(groups, (size_t)g), "terms");
-        if (!json_is_array(terms) || json_array_size(terms) > MAX_TERMS) {
-            T_CHECK(0, "%s: malformed group %d", c->name, g);
-            return 0;
-        }
-        grp->in_scale = load(c, 0, "g%d/in_scale", g);
-        grp->out_scale = load(c, 0, "g%d/out_scale", g);
-        grp->bias_add = load(c, 0, "g%d/bias_add", g);
-        grp->n_terms = (int)json_array_size(terms);
-        grp->terms = c->terms[g];
-        for (int k = 0; k < grp->n_terms; k++) {
-            json_t *jt = json_array_get(terms, (size_t)k);
-            loom_ad_term *t = &c->terms[g][k];
-            const char *kind = json_string_value(json_object_get(jt, "kind"));
-            const int kd = kind ? kind_from_name(kind) : -1;
-            T_CHECK(kd >= 0, "%s: group %d term %d: unknown kind %s", c->name, g, k, kind ? kind : "?");
-            t->kind = (loom_ad_kind)kd;
-            t->scale = (float)json_number_value(json_object_get(jt, "scale")); /* an f32 value, exact */
-            t->down = load(c, 1, "g%d/t%d/down", g, k);
-            t->up = load(c, kd != LOOM_AD_DENSE, "g%d/t%d/up", g, k);
-            t->down2 = load(c, kd == LOOM_AD_HADA, "g%d/t%d/down2", g, k);
-            t->up2 = load(c, kd == LOOM_AD_HADA, "g%d/t%d/up2", g, k);
-            t->in_scale = load(c, 0, "g%d/t%d/in_scale", g, k);
-            t->out_scale = load(c, 0, "g%d/t%d/out_scale", g, k);
-        }
-    }
-    return c->x.data && c->w.data && c->y_ref.data;
-}
+#define MAX_BATCH FX_MAX_BATCH
 
 static loom_status run_adapted(const fx_case *c, const loom_tensor *x, const loom_tensor *res, loom_tensor *y,
                                const loom_ad_plan *plan)
@@ -145,7 +37,7 @@ static loom_status run_plain(const fx_case *c, loom_tensor *y)
     return loom_ops_cpu.linear(&c->x, &c->w, b, r, y);
 }
 
-static loom_ad_plan plan_of(const fx_case *c) { return (loom_ad_plan){c->batch, c->group_of, c->n_groups, c->groups}; }
+static loom_ad_plan plan_of(const fx_case *c) { return fx_plan_of(c); }
 
 /* A tensor shaped like y_ref over a fresh buffer filled with `fill`. */
 static loom_tensor out_like(const fx_case *c, float fill)
@@ -156,15 +48,7 @@ static loom_tensor out_like(const fx_case *c, float fill)
     return loom_tensor_view(d, LOOM_F32, c->y_ref.ndim, c->y_ref.shape);
 }
 
-/* Sample i of a batch tensor as a batch of one (the whole tensor when the batch is 1). */
-static loom_tensor sample(const loom_tensor *t, int batch, int i)
-{
-    if (batch == 1) return *t;
-    int64_t s[LOOM_MAX_DIMS];
-    for (int d = 0; d < t->ndim; d++) s[d] = t->shape[d];
-    s[0] = 1;
-    return loom_tensor_view((float *)t->data + i * (loom_tensor_numel(t) / batch), LOOM_F32, t->ndim, s);
-}
+static loom_tensor sample(const loom_tensor *t, int batch, int i) { return fx_sample(t, batch, i); }
 
 static int same_bits(const loom_tensor *a, const loom_tensor *b)
 {
@@ -386,16 +270,12 @@ int main(void)
     test_plan_helpers();
     loom_tfile *tf = t_open_fixture("ops/adapter_ops.safetensors");
     if (!tf) return t_finish("test_adapter_ops");
-    g_tf = tf;
-    json_error_t jerr;
-    const char *meta = loom_tfile_meta(tf, "fixture");
-    json_t *root = meta ? json_loads(meta, 0, &jerr) : NULL;
-    json_t *cases = json_object_get(root, "cases");
-    T_CHECK(json_is_array(cases) && json_array_size(cases) >= 5, "fixture metadata has no cases");
+    json_t *root = NULL, *cases = fx_cases(tf, &root);
+    T_CHECK(cases && json_array_size(cases) >= 5, "fixture metadata has no cases");
     int n_bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
         fx_case *c = calloc(1, sizeof *c);
-        if (c && load_case(c, json_array_get(cases, i))) {
+        if (c && fx_load_case(c, tf, json_array_get(cases, i))) {
             test_case_values(c);
             if (c->n_groups && c->groups[0].n_terms == 4 && c->terms[0][0].kind == LOOM_AD_LOWRANK &&
                 c->terms[0][3].kind == LOOM_AD_DENSE && c->batch > 1) {
@@ -403,7 +283,7 @@ int main(void)
                 n_bad++;
             }
         }
-        if (c) free_case(c);
+        if (c) fx_free_case(c);
         free(c);
     }
     T_CHECK(n_bad >= 2, "bad-plan checks ran on %d cases", n_bad);

@@ -1,7 +1,9 @@
 /* test_backend_ops.c — every CUDA op (loom_ops_cuda, loom_ops_cuda_vendor)
  * against the CPU reference on fresh random inputs at SD1.x's real shapes
- * (style.md §3; issue 5 item 6). Label `gpu`: without a usable GPU it prints
- * why and exits 77 (skipped, never passed).
+ * (style.md §3; issue 5 item 6): the GEMM-like ops (backend_cases.c) and the
+ * memory-bound ones — norms, activations, elementwise, concat, upsample,
+ * timestep embedding, softmax (backend_cases_misc.c). Label `gpu`: without a
+ * usable GPU it prints why and exits 77 (skipped, never passed).
  *
  *   test_backend_ops [OP ...] [--table cuda|cuda_vendor] [--quick] [--seed N]
  *                    [--csv FILE] [perf [--reps N]]
@@ -18,19 +20,28 @@
  * what PyTorch's own fp16 op gets", and PyTorch's fp16 ops round the same
  * two places, so 2·√2 ≈ 2.8 floors is the expected ceiling and 4 leaves
  * headroom for fp32 accumulation-order differences (≪ floor at these K).
+ * The pure copies (concat, upsample2x) have a floor of 0: their tolerance
+ * is the 1e-6 minimum, i.e. they must be exact. add and mul round once from
+ * fp32, so they land on the floor itself.
  * Also: no NaN/Inf, every output element written (the output is poisoned
  * with f16 NaN first), 256 guard bytes on each side of the output unchanged,
  * and the op returns LOOM_OK. An op present in a table without a case here
- * fails the test (add its case to backend_cases.c).
+ * fails the test (add its case to backend_cases.c or backend_cases_misc.c);
+ * an op a table lacks is not run for that table, and a case no selected
+ * table can run is skipped whole (no CPU reference computed).
  *
  * Perf mode: each case timed with CUDA events (3 warm-ups, --reps runs,
- * median), printed with TFLOP/s; no CPU reference. The inputs are not
- * rotated, so operands that fit the L2 cache (the smaller linears) time
- * optimistically; the large GEMM/conv/attention cases are compute-bound.
+ * median), printed with TFLOP/s and GB/s — the bytes being every operand
+ * read once plus the output written once, the least traffic the op needs
+ * (the figure of merit for the memory-bound ops, whose TFLOP/s is 0); no CPU
+ * reference. The inputs are not rotated, so operands that fit the L2 cache
+ * (the smaller linears, most memory-bound cases: H100/H200 have 50 MB of L2)
+ * time optimistically; the large GEMM/conv/attention cases are compute-bound.
  *
  * Nothing here has run on a GPU yet (written on machines without one). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,27 +152,36 @@ static loom_status run_once(void *p)
 static FILE *csv_file;
 
 static void report(const options *o, const loom_ops *t, const bo_case *c, double rel, double tol, int64_t bad,
-                   int guards_ok, double ms, loom_status s)
+                   int guards_ok, double ms, double bytes, loom_status s)
 {
     char label[96];
     bo_case_label(c, label, sizeof label);
     const double tflops = ms > 0 ? bo_case_flops(c) / (ms * 1e9) : 0;
+    const double gbps = ms > 0 ? bytes / (ms * 1e6) : 0;
     const int pass = s == LOOM_OK && (o->perf || (rel <= tol && bad == 0 && guards_ok));
     if (o->perf)
-        printf("%-12s %-17s %-34s %9.4f %8.1f  %s\n", t->name, bo_kind_op(c->kind), label, ms, tflops,
+        printf("%-12s %-18s %-34s %9.4f %8.1f %8.1f  %s\n", t->name, bo_kind_op(c->kind), label, ms, tflops, gbps,
                s == LOOM_OK ? "" : loom_last_error());
     else
-        printf("%-12s %-17s %-34s %9.2e %9.2e %5.0f%% %5lld %-3s %8.3f  %s\n", t->name, bo_kind_op(c->kind), label,
+        printf("%-12s %-18s %-34s %9.2e %9.2e %5.0f%% %5lld %-3s %8.3f  %s\n", t->name, bo_kind_op(c->kind), label,
                rel, tol, 100.0 * rel / tol, (long long)bad, guards_ok ? "ok" : "BAD", ms,
                s != LOOM_OK ? loom_last_error() : pass ? "pass" : "FAIL");
     if (csv_file)
-        fprintf(csv_file, "%s,%s,\"%s\",\"%s\",%s,%.4e,%.4e,%lld,%d,%.5f,%.2f,%s\n", t->name, bo_kind_op(c->kind),
-                label, c->where, o->perf ? "perf" : "check", rel, tol, (long long)bad, guards_ok, ms, tflops,
-                pass ? "pass" : "fail");
+        fprintf(csv_file, "%s,%s,\"%s\",\"%s\",%s,%.4e,%.4e,%lld,%d,%.5f,%.2f,%s,%.1f\n", t->name,
+                bo_kind_op(c->kind), label, c->where, o->perf ? "perf" : "check", rel, tol, (long long)bad, guards_ok,
+                ms, tflops, pass ? "pass" : "fail", gbps);
+}
+
+static int table_selected(const options *o, const loom_ops *t, const bo_case *c)
+{
+    return bo_table_has(t, c->kind) && (!o->table || strcmp(o->table, t->name) == 0);
 }
 
 static void run_case(const options *o, const bo_case *c, uint32_t seed)
 {
+    int any = 0;
+    for (int ti = 0; ti < NTABLES; ti++) any |= table_selected(o, tables[ti], c);
+    if (!any) return; /* no table here has the op: not even the CPU reference */
     loom_tensor shp[BO_SLOTS], out_shape;
     float scale[BO_SLOTS];
     bo_case_shapes(c, shp, scale, &out_shape);
@@ -170,22 +190,26 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
     const loom_tensor *dev_in[BO_SLOTS] = {0};
     float *ref = NULL, *got = NULL;
     const int64_t n_out = loom_tensor_numel(&out_shape);
-    double floor_err = 0;
+    double floor_err = 0, bytes = (double)n_out * 2.0; /* the f16 output, written once */
 
     for (int i = 0; i < BO_SLOTS; i++) {
         if (!shp[i].ndim) continue;
         const int64_t n = loom_tensor_numel(&shp[i]);
+        const loom_dtype dt = bo_case_dtype(c, i); /* f16, or f32 for timesteps (uploaded as they are) */
         host[i] = malloc((size_t)n * sizeof(float));
         T_CHECK(host[i] != NULL, "out of memory");
         if (!host[i]) goto done;
-        fixture_rng_fill(host[i], n, seed + (uint32_t)i, scale[i]);
-        round_to_f16(host[i], n);
-        loom_status s = loom_tensor_alloc(LOOM_CUDA, LOOM_F16, shp[i].ndim, shp[i].shape, &dev[i]);
+        bo_case_fill(c, i, host[i], n, seed + (uint32_t)i, scale[i]);
+        if (dt == LOOM_F16) round_to_f16(host[i], n);
+        loom_status s = loom_tensor_alloc(LOOM_CUDA, dt, shp[i].ndim, shp[i].shape, &dev[i]);
         T_OK(s);
         if (s != LOOM_OK) goto done;
-        T_OK(s = loom_device_upload_f32_as_f16(dev[i].data, host[i], (size_t)n));
+        if (dt == LOOM_F16) s = loom_device_upload_f32_as_f16(dev[i].data, host[i], (size_t)n);
+        else s = loom_device_upload(dev[i].data, host[i], (size_t)n * sizeof(float));
+        T_OK(s);
         if (s != LOOM_OK) goto done;
         dev_in[i] = &dev[i];
+        bytes += (double)n * (double)loom_dtype_size(dt);
     }
     if (!o->perf) { /* the CPU reference, once for every table */
         loom_tensor cin[BO_SLOTS];
@@ -207,7 +231,7 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
     }
     for (int ti = 0; ti < NTABLES; ti++) {
         const loom_ops *t = tables[ti];
-        if (!bo_table_has(t, c->kind) || (o->table && strcmp(o->table, t->name) != 0)) continue;
+        if (!table_selected(o, t, c)) continue;
         guarded g;
         loom_status s = guarded_alloc(&out_shape, &g);
         T_OK(s);
@@ -229,7 +253,7 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
                 rel = t_rel_l2(got, ref, n_out);
             }
         }
-        report(o, t, c, rel, tol, bad, guards_ok, ms, s);
+        report(o, t, c, rel, tol, bad, guards_ok, ms, bytes, s);
         T_CHECK(s == LOOM_OK, "%s.%s %s: %s", t->name, bo_kind_op(c->kind), c->where, loom_last_error());
         if (s == LOOM_OK && !o->perf) {
             T_CHECK(bad == 0, "%s.%s %s: %lld NaN/Inf (or unwritten) outputs", t->name, bo_kind_op(c->kind),
@@ -319,22 +343,41 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
+static int has_case(const char *op)
+{
+    for (int i = 0; i < bo_case_count; i++)
+        if (strcmp(bo_kind_op(bo_cases[i].kind), op) == 0) return 1;
+    for (int i = 0; i < bo_misc_case_count; i++)
+        if (strcmp(bo_kind_op(bo_misc_cases[i].kind), op) == 0) return 1;
+    return 0;
+}
+
 /* An op in a table that this test has no case for is a failure: a kernel
- * must not land unchecked. */
+ * must not land unchecked. The list names every entry of loom_ops (the
+ * assertion breaks the build when one is added); linear_adapted and
+ * conv2d_adapted need adapter plans and are checked by test_adapter_ops_gpu
+ * (and the GPU pipeline test) instead, so they are exempt here. */
 static void check_coverage(void)
 {
-#define COVERED(e) (strcmp(#e, "linear") == 0 || strcmp(#e, "conv2d") == 0 || strcmp(#e, "attention") == 0 || \
-                    strcmp(#e, "attention_causal") == 0)
-#define CHECK_ENTRY(e) \
-    T_CHECK(t->e == NULL || COVERED(e), "%s.%s exists but has no backend-ops case: add one to backend_cases.c", t->name, #e);
+    _Static_assert(sizeof(loom_ops) == offsetof(loom_ops, linear) + 16 * sizeof(loom_status (*)(void)),
+                   "loom_ops gained an entry: list it in check_coverage");
     for (int ti = 0; ti < NTABLES; ti++) {
         const loom_ops *t = tables[ti];
-        CHECK_ENTRY(group_norm) CHECK_ENTRY(layer_norm) CHECK_ENTRY(geglu) CHECK_ENTRY(unary) CHECK_ENTRY(add)
-        CHECK_ENTRY(mul) CHECK_ENTRY(concat) CHECK_ENTRY(upsample2x) CHECK_ENTRY(timestep_embedding)
-        CHECK_ENTRY(softmax)
+#define ENTRY(e, exempt) {#e, t->e != NULL, exempt}
+        const struct {
+            const char *name;
+            int present, exempt;
+        } e[] = {ENTRY(linear, 0),     ENTRY(conv2d, 0),  ENTRY(group_norm, 0), ENTRY(layer_norm, 0),
+                 ENTRY(attention, 0),  ENTRY(geglu, 0),   ENTRY(unary, 0),      ENTRY(add, 0),
+                 ENTRY(mul, 0),        ENTRY(concat, 0),  ENTRY(upsample2x, 0), ENTRY(timestep_embedding, 0),
+                 ENTRY(softmax, 0),    ENTRY(attention_causal, 0),
+                 ENTRY(linear_adapted, 1), ENTRY(conv2d_adapted, 1)};
+#undef ENTRY
+        for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
+            T_CHECK(!e[i].present || e[i].exempt || has_case(e[i].name),
+                    "%s.%s exists but has no backend-ops case: add one to backend_cases.c or backend_cases_misc.c",
+                    t->name, e[i].name);
     }
-#undef CHECK_ENTRY
-#undef COVERED
 }
 
 int main(int argc, char **argv)
@@ -352,17 +395,22 @@ int main(int argc, char **argv)
     if (o.csv) {
         csv_file = fopen(o.csv, "w");
         T_CHECK(csv_file != NULL, "cannot write %s", o.csv);
-        if (csv_file) fprintf(csv_file, "table,op,shape,where,mode,rel_l2,tol,nonfinite,guards_ok,ms,tflops,result\n");
+        if (csv_file) /* gbps appended last: readers that go by column name (gpu-check.sh) are unaffected */
+            fprintf(csv_file, "table,op,shape,where,mode,rel_l2,tol,nonfinite,guards_ok,ms,tflops,result,gbps\n");
     }
     check_coverage();
     if (!o.perf) check_conversions(o.seed);
     if (o.perf)
-        printf("%-12s %-17s %-34s %9s %8s\n", "table", "op", "shape", "ms(med)", "TFLOP/s");
+        printf("%-12s %-18s %-34s %9s %8s %8s\n", "table", "op", "shape", "ms(med)", "TFLOP/s", "GB/s");
     else
-        printf("%-12s %-17s %-34s %9s %9s %6s %5s %-3s %8s  %s\n", "table", "op", "shape", "rel_l2", "tol", "%tol",
+        printf("%-12s %-18s %-34s %9s %9s %6s %5s %-3s %8s  %s\n", "table", "op", "shape", "rel_l2", "tol", "%tol",
                "nan", "grd", "ms", "result");
+    /* seeds: 4 per case (one per operand slot), distinct across both lists */
     for (int i = 0; i < bo_case_count; i++)
         if (wanted(&o, &bo_cases[i])) run_case(&o, &bo_cases[i], o.seed * 16u + (uint32_t)i * 4u);
+    for (int i = 0; i < bo_misc_case_count; i++)
+        if (wanted(&o, &bo_misc_cases[i]))
+            run_case(&o, &bo_misc_cases[i], o.seed * 16u + (uint32_t)(bo_case_count + i) * 4u);
     if (csv_file) fclose(csv_file);
     return t_finish("test_backend_ops");
 }
