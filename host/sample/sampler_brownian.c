@@ -49,7 +49,7 @@ void loom_seedseq_state(uint64_t entropy, const uint64_t *key, int n_key, int po
 {
     if (pool_size < 1 || pool_size > SS_MAX_POOL) pool_size = pool_size < 1 ? 1 : SS_MAX_POOL;
     if (n_key < 0 || n_key > SS_MAX_KEY) n_key = n_key < 0 ? 0 : SS_MAX_KEY;
-    uint32_t ent[SS_MAX_POOL + 2 * SS_MAX_KEY + 2];
+    uint32_t ent[SS_MAX_POOL + 2 * SS_MAX_KEY + 2] = {0}; /* GCC 13 cannot see that i < ne bounds the reads */
     int ne = ss_words(entropy, ent);
     /* get_assembled_entropy: with a spawn key, pad the run entropy to the pool size */
     if (n_key > 0 && ne < pool_size) {
