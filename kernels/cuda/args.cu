@@ -51,3 +51,45 @@ loom_status loom_cuda_check_alias(const char *op, const char *yname, const loom_
     if (allow_same && y0 == x0 && y1 == x1) return LOOM_OK;
     return loom_fail(LOOM_E_INVALID, "%s: %s overlaps %s", op, yname, xname);
 }
+
+loom_status loom_cuda_check_linear(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                   const loom_tensor *residual, const loom_tensor *y, int64_t *m_out)
+{
+    LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
+    LOOM_TRY(loom_cuda_check_tensor(op, "w", w));
+    LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    if (x->ndim < 2 || x->ndim > 4) return loom_fail(LOOM_E_INVALID, "%s: x has %d dims, want 2 to 4", op, x->ndim);
+    if (w->ndim != 2) return loom_fail(LOOM_E_INVALID, "%s: w has %d dims, want 2", op, w->ndim);
+    const int64_t k = x->shape[x->ndim - 1], n = w->shape[0];
+    int64_t m = 1;
+    for (int i = 0; i < x->ndim - 1; i++) {
+        LOOM_TRY(loom_cuda_check_int(op, "a leading dim of x", x->shape[i]));
+        m *= x->shape[i];
+        LOOM_TRY(loom_cuda_check_int(op, "M", m)); /* checked as it grows: no int64 overflow */
+    }
+    if (w->shape[1] != k) {
+        char xs[96], ws[96];
+        return loom_fail(LOOM_E_INVALID, "%s: x is %s but w %s expects %lld input features", op,
+                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[1]);
+    }
+    int64_t yshape[LOOM_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) yshape[i] = x->shape[i];
+    yshape[x->ndim - 1] = n;
+    LOOM_TRY(loom_cuda_check_shape(op, "y", y, x->ndim, yshape));
+    if (bias) {
+        LOOM_TRY(loom_cuda_check_tensor(op, "bias", bias));
+        LOOM_TRY(loom_cuda_check_shape(op, "bias", bias, 1, &n));
+    }
+    if (residual) {
+        LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
+        LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, x->ndim, yshape));
+    }
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
+    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    LOOM_TRY(loom_cuda_check_int(op, "N", n));
+    LOOM_TRY(loom_cuda_check_int(op, "K", k));
+    if (m_out) *m_out = m;
+    return LOOM_OK;
+}

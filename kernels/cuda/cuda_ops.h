@@ -27,6 +27,11 @@ loom_status loom_cuda_check_int(const char *op, const char *what, int64_t v);
 /* y's bytes must not overlap x's; with allow_same the identical buffer is fine. */
 loom_status loom_cuda_check_alias(const char *op, const char *yname, const loom_tensor *y, const char *xname,
                                   const loom_tensor *x, int allow_same);
+/* Every check of a linear call (ops.h): operands, shapes, aliasing (y may be the residual),
+ * M = rows of x, N and K within int; *m_out (may be NULL) gets M. Shared by the own, adapted
+ * and vendor linears so they refuse the same calls with the same messages. */
+loom_status loom_cuda_check_linear(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                   const loom_tensor *residual, const loom_tensor *y, int64_t *m_out);
 
 /* ---- the ops (ops.h has each one's contract) ----------------------------- */
 loom_status loom_cuda_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,

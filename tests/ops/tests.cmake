@@ -26,3 +26,5 @@ loom_add_test(NAME test_adapter_ops_gpu
 # adapters/plan_device.h: host plans → device copies (checks, sharing, bits); host half always,
 # skipped (77) without a usable GPU.
 loom_add_test(NAME test_plan_device SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_plan_device.c LABELS gpu)
+# The CUDA linears' argument checks (host code, no GPU needed): same refusals, same messages.
+loom_add_test(NAME test_cuda_args SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_args.c LABELS unit ops)

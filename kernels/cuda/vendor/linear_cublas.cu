@@ -15,38 +15,9 @@ loom_status loom_vendor_linear(const loom_tensor *x, const loom_tensor *w, const
 {
     LOOM_NVTX_RANGE("vendor/linear");
     static const char op[] = "linear";
-    LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
-    LOOM_TRY(loom_cuda_check_tensor(op, "w", w));
-    LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
-    if (x->ndim < 2 || x->ndim > 4) return loom_fail(LOOM_E_INVALID, "linear: x has %d dims, want 2 to 4", x->ndim);
-    if (w->ndim != 2) return loom_fail(LOOM_E_INVALID, "linear: w has %d dims, want 2", w->ndim);
+    int64_t m;
+    LOOM_TRY(loom_cuda_check_linear(op, x, w, bias, residual, y, &m));
     const int64_t k = x->shape[x->ndim - 1], n = w->shape[0];
-    int64_t m = 1;
-    for (int i = 0; i < x->ndim - 1; i++) m *= x->shape[i];
-    if (w->shape[1] != k) {
-        char xs[96], ws[96];
-        return loom_fail(LOOM_E_INVALID, "linear: x is %s but w %s expects %lld input features",
-                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[1]);
-    }
-    int64_t yshape[LOOM_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) yshape[i] = x->shape[i];
-    yshape[x->ndim - 1] = n;
-    LOOM_TRY(loom_cuda_check_shape(op, "y", y, x->ndim, yshape));
-    if (bias) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "bias", bias));
-        LOOM_TRY(loom_cuda_check_shape(op, "bias", bias, 1, &n));
-    }
-    if (residual) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
-        LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, x->ndim, yshape));
-    }
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
-    LOOM_TRY(loom_cuda_check_int(op, "M", m));
-    LOOM_TRY(loom_cuda_check_int(op, "N", n));
-    LOOM_TRY(loom_cuda_check_int(op, "K", k));
     if (m == 0 || n == 0) return LOOM_OK;
 
     const int pre = bias || residual || k == 0; /* k == 0: y is just bias + residual (or zeros) */
