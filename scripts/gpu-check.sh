@@ -219,7 +219,7 @@ status=0
   case $ctest_rc in 0) verdict=passed ;; 77) verdict=SKIPPED ;; *) verdict=FAILED ;; esac
   echo "ctest -L gpu: $verdict"
   grep -m1 "SKIPPED:" "$OUT/ctest.log"
-  echo "memcheck: $memcheck; racecheck (vendor attention): $racecheck; perf: exit $perf_rc"
+  echo "memcheck: $memcheck; racecheck (attention, GroupNorm): $racecheck; perf: exit $perf_rc"
   echo "$torch_note; $deps_note"
   [ -n "${rng_txt:-}" ] && { echo; echo "torch.randn(device='cuda') vs loom's noise fixture generator:"; echo "$rng_txt"; }
   echo

@@ -156,7 +156,8 @@ def rng_check(outdir):
     S = props.multi_processor_count * props.max_threads_per_multi_processor
     out = [f"device {props.name}: S = {props.multi_processor_count} SMs x "
            f"{props.max_threads_per_multi_processor} threads = {S}"]
-    fails = 0
+    fails = 0  # draws not bit-identical
+    worst = 0.0
     plans = [(0, [[12]]), (42, [[4]]), (1, [[4, 64, 64]]), (2**32 + 5, [[4, 64, 64], [5], [4, 64, 64]]),
              (3141592653, [[1, 4, 13, 17], [17], [33]]), (2**63 - 1, [[4, 96, 64]]),
              (7, [[4, 128, 128]]), (8, [[16, 4, 128, 128], [2000]]),  # SDXL batch: n > S
@@ -171,13 +172,18 @@ def rng_check(outdir):
             maxd = float(np.max(np.abs(t - m))) if t.size else 0.0
             ok = diff == 0
             fails += not ok
+            worst = max(worst, maxd)
             out.append(f"seed {seed} shape {s}: {t.size} values, {diff} bit differences, max |d| {maxd:.3g} "
                        f"{'OK' if ok else 'DIFFER'}; first {t[:4].tolist()}")
-    out.append(f"rng: {'all bit-identical' if fails == 0 else f'{fails} draws differ'}")
+    # torch draws Box-Muller in f32 with CUDA's logf/sincosf, A1111's NV source (which loom follows)
+    # in f64: last-bit differences are expected; a different stream shows as O(1) differences.
+    same_stream = worst <= 1e-4
+    out.append(f"rng: {'all bit-identical' if fails == 0 else f'{fails} draws differ in the last bits'}"
+               f" (max |d| {worst:.3g}): {'same stream' if same_stream else 'DIFFERENT STREAM'}")
     with open(os.path.join(outdir, "rng.txt"), "w") as f:
         f.write("\n".join(out) + "\n")
     print("\n".join(out[-3:]))
-    return fails
+    return 0 if same_stream else 1
 
 
 def main():
