@@ -15,6 +15,7 @@
 
 struct loom_adapter_plans {
     int n_sets, n_rows;
+    uint64_t serial;       /* loom_adapter_plans_serial */
     loom_ad_group **rows;  /* [n_rows]: n_sets groups, or NULL for a row no set touches */
     void **blocks;         /* every allocation the groups point into */
     size_t n_blocks, cap_blocks;
@@ -75,6 +76,8 @@ void loom_adapter_plans_free(loom_adapter_plans *p)
     free(p->rows);
     free(p);
 }
+
+uint64_t loom_adapter_plans_serial(const loom_adapter_plans *p) { return p ? p->serial : 0; }
 
 int loom_adapter_plans_n_sets(const loom_adapter_plans *p)
 {
@@ -343,7 +346,9 @@ loom_status loom_adapter_plans_build(const loom_keymap_table *map, const loom_ad
     *out = NULL;
     if (!map || map->n_rows < 0 || (map->n_rows && !map->rows) || n_sets < 0 || (n_sets && !sets))
         return loom_fail(LOOM_E_INVALID, "adapter plan: no key table or adapter sets");
+    static uint64_t next_serial; /* plans are built by the request's thread, one at a time */
     loom_adapter_plans *p = calloc(1, sizeof *p);
+    if (p) p->serial = ++next_serial;
     int *first = calloc((size_t)map->n_rows + 1, sizeof *first);
     entry *e = NULL;
     loom_status st = p && first ? LOOM_OK : loom_fail(LOOM_E_NOMEM, "adapter plan: out of memory");

@@ -43,6 +43,9 @@ loom_status loom_adapter_plans_build(const loom_keymap_table *map, const loom_ad
 void loom_adapter_plans_free(loom_adapter_plans *p);
 
 int loom_adapter_plans_n_sets(const loom_adapter_plans *p);
+/* A number no other plans built by this process share (0 for NULL): caches keyed on plans use it,
+ * since freed plans' memory can come back at the same address (host/model/unet_kv.h). */
+uint64_t loom_adapter_plans_serial(const loom_adapter_plans *p);
 /* The groups of row `row`, one per set, or NULL when no set touches the row. */
 const loom_ad_group *loom_adapter_plans_row(const loom_adapter_plans *p, int row);
 

@@ -2,14 +2,19 @@
  *
  * Three passes over the host groups: count (rows touched, terms, tensor slots), lay out (every
  * present tensor checked and given an arena offset, shared factors of a row once), fill (f32 →
- * f16 conversion into one host staging buffer, one upload). Device tensor pointers are set only
- * after the upload succeeded, so a failed build leaves nothing half-made. */
+ * f16 conversion into one host staging buffer, one upload). Then the LoHa/LoKr ΔWs: each
+ * HADA/KRON term's dense f32 ΔW laid out in a second device allocation (terms of a row with the
+ * same factors share one) and built there from the uploaded factors (adapter_dense.h). Device
+ * tensor pointers are set only once their memory exists, and any failure frees the whole object,
+ * so a failed build leaves nothing half-made. */
 #include "plan_device.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_dense.h"
 #include "backend.h"
 
 #define ARENA_ALIGN 256 /* cudaMalloc's own alignment: every tensor starts as if allocated alone */
@@ -19,8 +24,11 @@ struct loom_adapter_plans_device {
     loom_ad_group **rows; /* [n_rows]: n_sets groups in `groups`, or NULL */
     loom_ad_group *groups;
     loom_ad_term *terms;
-    void *arena;
+    size_t n_terms;
+    void *arena;        /* factors and vectors */
     size_t arena_bytes;
+    void *dense_arena;  /* the HADA/KRON terms' ΔWs (adapter_plan.h "Precomputed ΔW") */
+    size_t dense_bytes;
 };
 
 typedef const loom_ad_group *(*row_fn)(const void *src, int row);
@@ -115,15 +123,17 @@ static loom_status lay_out_term(builder *b, where *w, const loom_ad_term *t, loo
         w->name = names[k];
         LOOM_TRY(lay_out(b, w, src[k], dst[k], k < 4, row_first));
     }
+    memset(&d->dense, 0, sizeof d->dense); /* a host plan's is never used: build_dense makes the device's */
     return LOOM_OK;
 }
 
 void loom_adapter_plans_device_free(loom_adapter_plans_device *p)
 {
     if (!p) return;
-    if (p->arena) {
-        (void)loom_device_sync(); /* queued ops may still read the factors */
+    if (p->arena || p->dense_arena) {
+        (void)loom_device_sync(); /* queued ops (and ΔW builds) may still read the factors */
         (void)loom_device_free(p->arena);
+        (void)loom_device_free(p->dense_arena);
     }
     free(p->rows);
     free(p->groups);
@@ -208,6 +218,95 @@ static loom_status upload(builder *b, loom_adapter_plans_device *p)
     return LOOM_OK;
 }
 
+/* ---- the LoHa/LoKr ΔWs ---------------------------------------------------------------------- */
+
+typedef struct dense_slot {
+    size_t offset; /* in the dense arena */
+    int own;       /* 1: this term builds it; 0: an earlier term of the row with the same factors did */
+} dense_slot;
+
+static int builds_dense(const loom_ad_term *t) { return t->kind == LOOM_AD_HADA || t->kind == LOOM_AD_KRON; }
+
+/* An earlier term of row groups g (sets 0 .. s, terms before k in set s) with t's kind and
+ * factors (the same device memory: lay_out stores a factor a row shares once), or NULL. */
+static const loom_ad_term *same_factors(const loom_ad_group *g, int s, int k, const loom_ad_term *t)
+{
+    for (int s2 = 0; s2 <= s; s2++)
+        for (int k2 = 0; k2 < (s2 < s ? g[s2].n_terms : k); k2++) {
+            const loom_ad_term *u = &g[s2].terms[k2];
+            if (u->kind == t->kind && u->down.data == t->down.data && u->up.data == t->up.data &&
+                u->down2.data == t->down2.data && u->up2.data == t->up2.data)
+                return u;
+        }
+    return NULL;
+}
+
+/* Pass 4 (after the upload): every HADA/KRON term gets its ΔW [O, K] f32 in one more device
+ * allocation, built from its factors; a ΔW a row's terms share is built once. */
+static loom_status build_dense(loom_adapter_plans_device *p)
+{
+    dense_slot *place = calloc(p->n_terms + 1, sizeof *place);
+    if (!place) return loom_fail(LOOM_E_NOMEM, "adapter plan upload: out of host memory");
+    loom_status st = LOOM_OK;
+    size_t bytes = 0;
+    char what[96];
+    for (int r = 0; st == LOOM_OK && r < p->n_rows; r++) { /* lay out: shapes and offsets */
+        const loom_ad_group *g = p->rows[r];
+        for (int s = 0; g && st == LOOM_OK && s < p->n_sets; s++)
+            for (int k = 0; st == LOOM_OK && k < g[s].n_terms; k++) {
+                const size_t i = (size_t)(&g[s].terms[k] - p->terms); /* the group's terms are in p->terms */
+                loom_ad_term *t = &p->terms[i];
+                if (!builds_dense(t)) continue;
+                const loom_ad_term *u = same_factors(g, s, k, t);
+                snprintf(what, sizeof what, "adapter plan upload: row %d group %d term %d", r, s, k);
+                loom_ad_dense_shape ds;
+                st = loom_ad_term_dense_shape(t, what, &ds);
+                if (st != LOOM_OK) break;
+                const int64_t shape[2] = {ds.o, ds.k};
+                t->dense = loom_tensor_view(NULL, LOOM_F32, 2, shape);
+                t->dense.device = LOOM_CUDA;
+                if (u) {
+                    place[i] = (dense_slot){place[u - p->terms].offset, 0};
+                    continue;
+                }
+                const size_t raw = ds.o && ds.k ? (size_t)(ds.o * ds.k) * sizeof(float) : 1; /* fits (dense_shape) */
+                const size_t padded =
+                    raw > SIZE_MAX - ARENA_ALIGN ? 0 : (raw + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+                if (!padded || bytes > SIZE_MAX - padded)
+                    st = loom_fail(LOOM_E_NOMEM, "%s: the dense deltas do not fit the address space", what);
+                else
+                    place[i] = (dense_slot){bytes, 1}, bytes += padded;
+            }
+    }
+    const loom_status at = st == LOOM_OK && bytes ? loom_device_alloc(bytes, &p->dense_arena) : LOOM_OK;
+    if (at == LOOM_E_NOMEM) {
+        /* 4·O·K bytes a module (twice its f16 weight): when the GPU cannot hold them all, the ops
+         * build each ΔW per call into their scratch as before — slower, never a failed request */
+        for (size_t i = 0; i < p->n_terms; i++) memset(&p->terms[i].dense, 0, sizeof p->terms[i].dense);
+        free(place);
+        return LOOM_OK;
+    }
+    if (at != LOOM_OK) st = loom_fail_wrap(at, "adapter plan upload: the LoHa/LoKr deltas (%zu bytes)", bytes);
+    if (st == LOOM_OK && bytes) {
+        p->dense_bytes = bytes;
+        for (size_t i = 0; i < p->n_terms; i++) /* every laid-out term, owner or sharer */
+            if (builds_dense(&p->terms[i])) p->terms[i].dense.data = (unsigned char *)p->dense_arena + place[i].offset;
+        for (int r = 0; st == LOOM_OK && r < p->n_rows; r++) { /* build each ΔW once */
+            const loom_ad_group *g = p->rows[r];
+            for (int s = 0; g && st == LOOM_OK && s < p->n_sets; s++)
+                for (int k = 0; st == LOOM_OK && k < g[s].n_terms; k++) {
+                    const loom_ad_term *t = &g[s].terms[k];
+                    if (!builds_dense(t) || !place[t - p->terms].own) continue;
+                    snprintf(what, sizeof what, "adapter plan upload: row %d group %d term %d", r, s, k);
+                    st = loom_cuda_ad_term_delta(t, what, &t->dense);
+                }
+        }
+        if (st == LOOM_OK) st = loom_device_sync(); /* a fault in the builds surfaces here, not in a later op */
+    }
+    free(place);
+    return st;
+}
+
 static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, loom_adapter_plans_device **out)
 {
     *out = NULL;
@@ -222,6 +321,7 @@ static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, lo
         p->rows = calloc(n_rows ? (size_t)n_rows : 1, sizeof *p->rows);
         p->groups = calloc(n_touched * (size_t)n_sets + 1, sizeof *p->groups);
         p->terms = calloc(n_terms + 1, sizeof *p->terms);
+        p->n_terms = n_terms;
     }
     b.entries = calloc(n_slots + 1, sizeof *b.entries); /* at most one entry per slot */
     b.slots = calloc(n_slots + 1, sizeof *b.slots);
@@ -230,6 +330,7 @@ static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, lo
                          : loom_fail(LOOM_E_NOMEM, "adapter plan upload: out of host memory");
     if (st == LOOM_OK) st = lay_out_all(&b, p);
     if (st == LOOM_OK) st = upload(&b, p);
+    if (st == LOOM_OK) st = build_dense(p);
     free(b.entries);
     free(b.slots);
     if (st != LOOM_OK) {
@@ -266,4 +367,7 @@ const loom_ad_group *loom_adapter_plans_device_row(const loom_adapter_plans_devi
     return p && row >= 0 && row < p->n_rows ? p->rows[row] : NULL;
 }
 
-size_t loom_adapter_plans_device_bytes(const loom_adapter_plans_device *p) { return p ? p->arena_bytes : 0; }
+size_t loom_adapter_plans_device_bytes(const loom_adapter_plans_device *p)
+{
+    return p ? p->arena_bytes + p->dense_bytes : 0; /* two live allocations: the sum fits */
+}

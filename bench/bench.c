@@ -22,12 +22,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
 #include "commands.h"
+#include "device_arena.h"
 #include "log.h"
 #include "model_ad.h"
 #include "pipeline_adapters.h"
 #include "sd_model.h"
 #include "tensor_alloc.h"
+#include "unet_kv.h"
 
 #define MAX_LORAS 16
 
@@ -171,6 +174,26 @@ static loom_status time_steps(const loom_sd_model *m, const loom_ops *ops, const
     return s;
 }
 
+/* The step's memory: the UNet's planned activation arena (device_arena.h) against what it could
+ * not go below and what no reuse at all would take, the K/V cache, the pool's high-water mark. */
+static loom_status report_memory(const loom_sd_model *m)
+{
+    const double mib = 1.0 / (1024.0 * 1024.0);
+    loom_device_arena_stats st;
+    loom_unet_kv_stats kv;
+    loom_device_mem dm;
+    loom_device_arena_get_stats(m->unet.arena, &st);
+    loom_unet_kv_get_stats(m->unet.kv, &kv);
+    LOOM_TRY(loom_device_mem_info(&dm));
+    printf("memory: UNet activations %.1f MiB planned arena (peak live %.1f MiB, %.1f MiB without reuse, %d tensors "
+           "a step, %d plans, %d replays); cross-attention K/V cache %.1f MiB (%d hits, %d misses); pool in use "
+           "%.1f MiB, high-water %.1f MiB; GPU %.1f of %.1f GiB free\n",
+           st.planned_bytes * mib, st.peak_live_bytes * mib, st.sum_bytes * mib, st.n_allocs, st.n_plans,
+           st.n_replays, kv.bytes * mib, kv.hits, kv.misses, dm.in_use * mib, dm.peak * mib,
+           dm.gpu_free * mib / 1024.0, dm.gpu_total * mib / 1024.0);
+    return LOOM_OK;
+}
+
 static loom_status run(const bench_opts *o, FILE *csv)
 {
     char desc[256] = "cpu";
@@ -233,6 +256,7 @@ static loom_status run(const bench_opts *o, FILE *csv)
         if (csv) fprintf(csv, "\"%s\",\"%s\",%s,%d,%d,%d,%d,%.4f,%.4f\n", desc, o->model, kname, o->n_loras, o->width,
                          o->height, o->batch, med, best);
     }
+    if (s == LOOM_OK && o->backend == LOOM_BACKEND_CUDA) s = report_memory(&m);
     loom_gen_adapters_free(&ads);
     free(set_of);
     loom_tensor_free(&io.x), loom_tensor_free(&io.t), loom_tensor_free(&io.ctx), loom_tensor_free(&io.eps);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
+#include "device_arena.h"
 #include "hash_cache.h"
 #include "log.h"
 #include "pipeline_adapters.h"
@@ -22,6 +24,7 @@
 #include "schedule.h"
 #include "sd_model.h"
 #include "tensor_alloc.h"
+#include "unet_kv.h"
 
 /* [B, C, hw] ↔ [B, hw, C] */
 void loom_nchw_to_nhwc(const float *src, float *dst, int64_t b, int64_t c, int64_t hw)
@@ -401,6 +404,31 @@ static void free_items(run *r)
     loom_gen_adapters_free(&r->ads);
 }
 
+/* -v on a GPU: each model's planned activation arena (its peak, device_arena.h), the shared block,
+ * the K/V cache and the pool's high-water mark. */
+static void log_gpu_memory(const loom_sd_model *m)
+{
+    const double mib = 1.0 / (1024.0 * 1024.0);
+    const struct loom_device_arena *arenas[3] = {m->unet.arena, m->clip.arena, m->vae.arena_decode};
+    size_t space = 0;
+    for (int i = 0; i < 3; i++) {
+        loom_device_arena_stats st;
+        loom_device_arena_get_stats(arenas[i], &st);
+        if (!st.name) continue;
+        space = st.space_bytes;
+        LOOM_DEBUG("GPU activations, %s: planned arena %.1f MiB (peak live %.1f MiB, %d tensors a call, %d plans, "
+                   "%d replays)", st.name, st.planned_bytes * mib, st.peak_live_bytes * mib, st.n_allocs, st.n_plans,
+                   st.n_replays);
+    }
+    loom_unet_kv_stats kv;
+    loom_unet_kv_get_stats(m->unet.kv, &kv);
+    loom_device_mem dm;
+    if (loom_device_mem_info(&dm) != LOOM_OK) return;
+    LOOM_DEBUG("GPU memory: shared activation block %.1f MiB; cross-attention K/V %.1f MiB (%d hits, %d misses); "
+               "pool in use %.1f MiB, high-water %.1f MiB", space * mib, kv.bytes * mib, kv.hits, kv.misses,
+               dm.in_use * mib, dm.peak * mib);
+}
+
 loom_status loom_generate(const loom_gen_request *req)
 {
     run r;
@@ -466,6 +494,8 @@ loom_status loom_generate(const loom_gen_request *req)
     }
     for (int b = 0; b < req->batch_count && s == LOOM_OK; b++) s = sample_batch(&r, b);
     if (s == LOOM_OK) s = loom_gen_output_finish(&r.out);
+    if (s == LOOM_OK && req->backend != LOOM_BACKEND_CPU && loom_log_get_level() >= LOOM_LOG_DEBUG)
+        log_gpu_memory(&r.model);
 done:
     loom_gen_output_free(&r.out);
     free_items(&r);

@@ -34,6 +34,16 @@
  *            I = c·d: ΔW[o1·b + o2, p, q, i1·d + i2] = W1[o1, i1] · W2[o2, p, q, i2]. LoKr
  *            (decomposed / Tucker factors multiplied out by the builder, §6.5).
  *   DENSE    down = ΔW itself, in the target's layout. full / diff (§6.9).
+ *
+ * Precomputed ΔW (`dense`, HADA and KRON only, optional). A LoHa/LoKr ΔW depends only on its
+ * factors, so a backend may build it once per request instead of once per op call (issue 5
+ * item 2: "built once per request into scratch and applied as an extra GEMM, never written into
+ * the base weights"). When `dense.data` is set it holds exactly the ΔW the factors define, f32
+ * [O, kh·kw·I] (the target's layout flattened, row-major, contiguous) on the op's device; the
+ * factors stay in the term (checks, messages) and the op uses `dense` instead of building ΔW.
+ * adapters/plan_device.h fills it on the CUDA device (kernels/adapter_dense.h builds it); host
+ * plans (adapters/plan.h) leave it empty and the CPU ops ignore it. Any other kind must leave it
+ * empty (the CUDA ops refuse it).
  */
 #ifndef LOOM_ADAPTER_PLAN_H
 #define LOOM_ADAPTER_PLAN_H
@@ -61,6 +71,8 @@ typedef struct loom_ad_term {
     float scale;               /* s·m, or s for DoRA terms whose m sits in out_scale */
     loom_tensor in_scale;      /* [I] or empty (data NULL) */
     loom_tensor out_scale;     /* [O] or empty */
+    loom_tensor dense;         /* HADA/KRON: ΔW f32 [O, kh·kw·I] built once per request, or empty
+                                  (data NULL): the op builds it per call. See "Precomputed ΔW". */
 } loom_ad_term;
 
 typedef struct loom_ad_group {  /* one adapter set on one module */

@@ -29,16 +29,25 @@ const char *loom_cuda_built_archs(void);
 loom_status loom_cuda_probe(int device, char *desc, size_t desc_len);
 
 /* ---- device memory (CUDA backend) -----------------------------------------
- * Implemented in kernels/cuda/memory.cu with the CUDA runtime, so host code
- * never includes a CUDA header; with LOOM_CUDA=OFF (kernels/cuda_absent.c)
- * each fails with LOOM_E_DEVICE saying the build has no CUDA. All work goes
- * on the default stream; copies are synchronous with respect to the host.
- * Not verified on a GPU yet (no GPU on the development machines). */
+ * Implemented in kernels/cuda/memory.cu and staging.cu with the CUDA runtime,
+ * so host code never includes a CUDA header; with LOOM_CUDA=OFF
+ * (kernels/cuda_absent.c) each fails with LOOM_E_DEVICE saying the build has
+ * no CUDA. All work goes on the default stream. Allocation is stream-ordered
+ * (a pool: frees never synchronise, memory is reused in stream order); copies
+ * to the host return when the data is there. Model activations go through
+ * device_arena.h's planned arenas on top of this. */
 
-/* `bytes` of device memory (cudaMalloc: 256-byte aligned); 0 bytes gives a
- * small valid allocation. LOOM_E_NOMEM names the size when the GPU is full. */
+/* `bytes` of device memory (256-byte aligned); 0 bytes gives a small valid
+ * allocation. LOOM_E_NOMEM names the size when the GPU is full. */
 loom_status loom_device_alloc(size_t bytes, void **out);
 loom_status loom_device_free(void *p); /* NULL is fine */
+/* Gives the pool's cached free memory back to the driver (synchronises). */
+loom_status loom_device_trim(void);
+typedef struct loom_device_mem {
+    size_t in_use, peak, reserved; /* the pool: bytes allocated now, the high-water mark, held from the driver */
+    size_t gpu_free, gpu_total;    /* the whole GPU (cudaMemGetInfo) */
+} loom_device_mem;
+loom_status loom_device_mem_info(loom_device_mem *m);
 loom_status loom_device_upload(void *dst_dev, const void *src_host, size_t bytes);
 loom_status loom_device_download(void *dst_host, const void *src_dev, size_t bytes);
 loom_status loom_device_memset(void *dst_dev, int byte, size_t bytes);

@@ -1,7 +1,10 @@
 /* cuda_absent.c — linked instead of kernels/cuda/ when built with LOOM_CUDA=OFF
  * (the sanitizer and fuzz builds): the CUDA table exists but is empty, and
  * probing says plainly why. */
+#include "adapter_dense.h"
 #include "backend.h"
+
+#include <string.h>
 
 const loom_ops loom_ops_cuda = {.name = "cuda", .device = LOOM_CUDA, .dtype = LOOM_F16};
 const loom_ops loom_ops_cuda_vendor = {.name = "cuda_vendor", .device = LOOM_CUDA, .dtype = LOOM_F16};
@@ -30,6 +33,14 @@ loom_status loom_device_alloc(size_t bytes, void **out)
 }
 
 loom_status loom_device_free(void *p) { return p ? no_cuda("device_free") : LOOM_OK; }
+
+loom_status loom_device_trim(void) { return LOOM_OK; /* nothing cached */ }
+
+loom_status loom_device_mem_info(loom_device_mem *m)
+{
+    memset(m, 0, sizeof *m);
+    return no_cuda("device_mem_info");
+}
 
 loom_status loom_device_upload(void *dst_dev, const void *src_host, size_t bytes)
 {
@@ -68,4 +79,11 @@ loom_status loom_device_time_ms(loom_status (*fn)(void *ctx), void *ctx, int war
     (void)fn, (void)ctx, (void)warmup, (void)reps;
     if (median_ms) *median_ms = 0;
     return no_cuda("device_time_ms");
+}
+
+/* adapter_dense.h: a LoHa/LoKr ΔW is built on the device only. */
+loom_status loom_cuda_ad_term_delta(const loom_ad_term *t, const char *what, const loom_tensor *dw)
+{
+    (void)t, (void)dw;
+    return no_cuda(what);
 }

@@ -176,6 +176,24 @@ elif command -v compute-sanitizer >/dev/null 2>&1; then
   fi
   # shared memory: the vendor softmax, flash attention, GroupNorm's reductions
   racecheck=$(san racecheck ${GPU_CHECK_RACECHECK_S:-90} --quick attention attention_causal group_norm)
+  # the runtime: a whole generation (CLIP, UNet steps recording then replaying the planned arena and
+  # hitting the K/V cache, live adapters, VAE) under memcheck (full mode: needs the loom CLI)
+  if [ -x "$BUILD/loom" ]; then
+    san_demo="$BUILD/san-demo.safetensors"
+    echo "== compute-sanitizer --tool memcheck loom generate (demo, 64x64, 3 steps, adapters)" >>"$san_log"
+    if "$BUILD/loom" make-checkpoint --preset demo --seed 1 "$san_demo" >>"$san_log" 2>&1; then
+      timeout ${GPU_CHECK_GEN_S:-180} compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/loom" generate \
+        -m "$san_demo" -W 64 -H 64 --steps 3 -s 1 --backend cuda --lora-model-dir "$ROOT/tests/fixtures/adapters_live" \
+        -p "a cat <lora:locon:0.8> <lora:loha:0.6> <lora:lokr:0.7> <lora:dora:0.8>" -n blurry \
+        -o "$BUILD/san-gen.png" >>"$san_log" 2>&1
+      rc=$?
+    else
+      rc=1
+    fi
+    echo "== exit $rc" >>"$san_log"
+    rm -f "$san_demo" "$BUILD/san-gen.png"
+    [ $rc = 0 ] || memcheck="$memcheck; generation: exit $rc"
+  fi
 else
   memcheck="compute-sanitizer not found" racecheck="$memcheck"
 fi

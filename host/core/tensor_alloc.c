@@ -1,11 +1,12 @@
-/* tensor_alloc.c — see tensor_alloc.h. Device (LOOM_CUDA) memory goes
- * through backend.h's loom_device_* (kernels/cuda/memory.cu), so this file
- * needs no CUDA header; with LOOM_CUDA=OFF those calls fail with a clear
- * "built without CUDA" message. */
+/* tensor_alloc.c — see tensor_alloc.h. Device (LOOM_CUDA) memory comes from
+ * the planned arena of the model call in scope, else the device pool
+ * (device_arena.h, backend.h), so this file needs no CUDA header; with
+ * LOOM_CUDA=OFF those calls fail with a clear "built without CUDA" message. */
 #define _POSIX_C_SOURCE 200809L
 #include "tensor_alloc.h"
 
 #include "backend.h"
+#include "device_arena.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ loom_status loom_tensor_alloc(loom_device dev, loom_dtype dtype, int ndim, const
     size_t bytes = (size_t)n * loom_dtype_size(dtype);
     void *p = NULL;
     if (dev == LOOM_CUDA) {
-        loom_status s = loom_device_alloc(bytes, &p);
+        loom_status s = loom_device_act_alloc(bytes, &p);
         if (s != LOOM_OK) {
             char sb[96];
             loom_tensor tmp = loom_tensor_view(NULL, dtype, ndim, shape);
@@ -67,7 +68,7 @@ void loom_tensor_free(loom_tensor *t)
 {
     if (!t) return;
     if (t->device == LOOM_CUDA)
-        (void)loom_device_free(t->data); /* void API: a failing cudaFree means the context is already broken */
+        loom_device_act_free(t->data);
     else
         free(t->data);
     t->data = NULL;

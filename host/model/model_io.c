@@ -2,11 +2,30 @@
 #include "model_io.h"
 
 #include "backend.h"
+#include "device_arena.h"
 #include "tensor_alloc.h"
 
 loom_status loom_model_alloc(const loom_ops *ops, int ndim, const int64_t *shape, loom_tensor *out)
 {
     return loom_tensor_alloc(ops->device, ops->dtype, ndim, shape, out);
+}
+
+loom_status loom_model_scope_begin(const loom_ops *ops, loom_device_arena *arena)
+{
+    if (!arena || ops->device == LOOM_HOST) return LOOM_OK;
+    return loom_device_arena_begin(arena);
+}
+
+loom_status loom_model_scope_end(const loom_ops *ops, loom_device_arena *arena, loom_status s)
+{
+    if (!arena || ops->device == LOOM_HOST) return s;
+    const loom_status e = loom_device_arena_end(arena);
+    return s != LOOM_OK ? s : e;
+}
+
+loom_status loom_model_arena_create(const char *name, loom_device_arena **out)
+{
+    return loom_device_arena_create(name, NULL, out);
 }
 
 int loom_model_on_device(const loom_ops *ops) { return ops->device != LOOM_HOST || ops->dtype != LOOM_F32; }

@@ -13,6 +13,15 @@
 
 #include "ops.h"
 
+struct loom_device_arena;
+/* A model call's scope in its planned activation arena (device_arena.h): on a device, begin
+ * before the call's first activation and end after its last (end also on the error path:
+ * it returns `s` when that already failed). No-ops on the host. */
+loom_status loom_model_scope_begin(const loom_ops *ops, struct loom_device_arena *arena);
+loom_status loom_model_scope_end(const loom_ops *ops, struct loom_device_arena *arena, loom_status s);
+/* The arena a model keeps for its calls ("unet", "vae decode"). */
+loom_status loom_model_arena_create(const char *name, struct loom_device_arena **out);
+
 /* An activation for ops: contiguous, ops->dtype on ops->device, uninitialised. */
 loom_status loom_model_alloc(const loom_ops *ops, int ndim, const int64_t *shape, loom_tensor *out);
 /* 1 when tensors must cross to/from ops's device (not host f32). */

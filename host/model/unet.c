@@ -14,6 +14,7 @@
 #include "model_io.h"
 #include "tensor_alloc.h"
 #include "unet_blocks.h"
+#include "unet_kv.h"
 
 #define MAX_INPUT_BLOCKS (1 + LOOM_UNET_MAX_LEVELS * (LOOM_UNET_MAX_RES_BLOCKS + 1))
 
@@ -79,10 +80,10 @@ done:
 /* ResBlock [+ SpatialTransformer] [+ Upsample]: the body of input and output blocks. */
 static loom_status res_attn_up(const loom_unet_block *b, const loom_ops *ops, const loom_model_ad *ad,
                                const loom_unet_config *cfg, const loom_tensor *x, const loom_tensor *emb_act,
-                               const loom_tensor *context, loom_tensor *y)
+                               const loom_unet_cond *cond, loom_tensor *y)
 {
     LOOM_TRY(loom_unet_resblock_forward(&b->res, ops, ad, cfg, x, emb_act, y));
-    loom_status s = b->has_attn ? loom_unet_transformer_forward(&b->attn, ops, ad, cfg, y, context) : LOOM_OK;
+    loom_status s = b->has_attn ? loom_unet_transformer_forward(&b->attn, ops, ad, cfg, y, cond) : LOOM_OK;
     if (s == LOOM_OK && b->has_up) {
         loom_tensor up;
         s = loom_unet_upsample(&b->conv, ops, ad, y, &up);
@@ -101,7 +102,7 @@ loom_status loom_unet_forward(const loom_unet *u, const loom_ops *ops, const loo
 
 /* The forward pass with every tensor on ops's device (x, context, out in ops->dtype; t f32). */
 static loom_status forward(const loom_unet *u, const loom_ops *ops, const loom_model_ad *ad, const loom_tensor *x,
-                           const loom_tensor *t, const loom_tensor *context, loom_tensor *out)
+                           const loom_tensor *t, const loom_unet_cond *context, loom_tensor *out)
 {
     const loom_unet_config *cfg = &u->cfg;
     static const loom_conv2d_params pad1 = {1, 1, 1, 1};
@@ -159,16 +160,36 @@ loom_status loom_unet_forward_ad(const loom_unet *u, const loom_ops *ops, const 
                                  loom_tensor *out)
 {
     LOOM_TRY(check_args(u, x, t, context, out));
-    if (!loom_model_on_device(ops)) return forward(u, ops, ad, x, t, context, out);
-    /* host f32 in and out (model_io.h): x, context as ops->dtype, t stays f32 */
-    loom_tensor dx = {0}, dt = {0}, dc = {0}, dout = {0};
+    /* the K/V cache keys on the host context's bytes: any other context computes K/V every call */
+    loom_unet_kv *kv = context->device == LOOM_HOST && context->dtype == LOOM_F32 && loom_tensor_is_contiguous(context)
+                           ? u->kv
+                           : NULL;
+    if (kv) LOOM_TRY(loom_unet_kv_begin(kv, ops, ad, context));
+    loom_unet_cond cond = {context, kv};
     loom_status s;
-    if ((s = loom_model_upload(ops, x, ops->dtype, &dx)) == LOOM_OK &&
-        (s = loom_model_upload(ops, t, LOOM_F32, &dt)) == LOOM_OK &&
-        (s = loom_model_upload(ops, context, ops->dtype, &dc)) == LOOM_OK &&
-        (s = loom_model_alloc(ops, out->ndim, out->shape, &dout)) == LOOM_OK &&
-        (s = forward(u, ops, ad, &dx, &dt, &dc, &dout)) == LOOM_OK)
-        s = loom_model_download(&dout, out);
-    loom_tensor_free(&dx), loom_tensor_free(&dt), loom_tensor_free(&dc), loom_tensor_free(&dout);
+    if (!loom_model_on_device(ops)) {
+        s = forward(u, ops, ad, x, t, &cond, out);
+        if (kv) loom_unet_kv_end(kv, s);
+        return s;
+    }
+    /* host f32 in and out (model_io.h): x, context as ops->dtype, t stays f32. With the K/V
+     * cache complete for this context, nothing reads the context: only its shape goes down. */
+    loom_tensor dx = {0}, dt = {0}, dc = {0}, dout = {0}, shape_only = *context;
+    const int hit = kv && loom_unet_kv_hit(kv);
+    shape_only.data = NULL, shape_only.device = ops->device, shape_only.dtype = ops->dtype;
+    /* the context goes down before the scope: hit or miss, the arena sees the same allocations */
+    s = hit ? LOOM_OK : loom_model_upload(ops, context, ops->dtype, &dc);
+    if (s == LOOM_OK && (s = loom_model_scope_begin(ops, u->arena)) == LOOM_OK) { /* activations: the planned arena */
+        if ((s = loom_model_upload(ops, x, ops->dtype, &dx)) == LOOM_OK &&
+            (s = loom_model_upload(ops, t, LOOM_F32, &dt)) == LOOM_OK &&
+            (s = loom_model_alloc(ops, out->ndim, out->shape, &dout)) == LOOM_OK) {
+            cond.context = hit ? &shape_only : &dc;
+            if ((s = forward(u, ops, ad, &dx, &dt, &cond, &dout)) == LOOM_OK) s = loom_model_download(&dout, out);
+        }
+        loom_tensor_free(&dx), loom_tensor_free(&dt), loom_tensor_free(&dout);
+        s = loom_model_scope_end(ops, u->arena, s);
+    }
+    loom_tensor_free(&dc);
+    if (kv) loom_unet_kv_end(kv, s);
     return s;
 }

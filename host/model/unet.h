@@ -21,7 +21,10 @@
  * SpatialTransformer (its x, normed and hidden tokens, q/k/v: 6 × 10.5 MB,
  * then the GEGLU input [2,4096,2560] 84 MB and output 42 MB): ≈ 0.2 GB
  * (measured: peak RSS 0.25 GB above the 8×8 run), on top of the f32 weights
- * (3.44 GB). A later arena/plan can make this one allocation per request. */
+ * (3.44 GB). On a device the activations come from the UNet's planned arena
+ * (device_arena.h: recorded on the first step, the same addresses every step
+ * after, sized by the peak of live tensors — `loom bench` prints it), and
+ * cross-attention K/V from the per-request cache (unet_kv.h). */
 #ifndef LOOM_UNET_H
 #define LOOM_UNET_H
 
@@ -129,6 +132,8 @@ typedef struct loom_unet {
     loom_unet_transformer middle_block_1;
     loom_unet_wb out_0, out_2;        /* GroupNorm + SiLU, conv 3×3 → out_channels */
     uint64_t weight_bytes;
+    struct loom_device_arena *arena;  /* activations of a forward on a device (device_arena.h) */
+    struct loom_unet_kv *kv;          /* cross-attention K/V once per request (unet_kv.h) */
 } loom_unet;
 
 /* Binds every weight (checked against cfg). On failure nothing stays allocated. */

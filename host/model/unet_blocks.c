@@ -79,38 +79,46 @@ fail:
     return s;
 }
 
-/* h += to_out(attention(to_q(n), to_k(kv), to_v(kv))); n is [B,S,C] and becomes scratch. */
+/* h += to_out(attention(to_q(n), to_k(kv), to_v(kv))); n is [B,S,C] and becomes scratch.
+ * cache (cross-attention only): K and V come from, or go into, the request's K/V cache. */
 static loom_status attention(const loom_unet_attention *a, const loom_ops *ops, const loom_model_ad *ad, int heads,
-                             loom_tensor *n, const loom_tensor *kv, loom_tensor *h)
+                             loom_tensor *n, const loom_tensor *kv, loom_unet_kv *cache, loom_tensor *h)
 {
-    loom_tensor q = {0}, k = {0}, v = {0};
+    loom_tensor q = {0}, k = {0}, v = {0}, *kp = &k, *vp = &v;
     loom_status s = LOOM_OK;
     const int64_t nb = n->shape[0], sq = n->shape[1], c = a->to_q.weight.shape[0], sk = kv->shape[1];
+    int hit = 0;
     STEP(alloc3(ops, nb, sq, c, &q));
-    STEP(alloc3(ops, nb, sk, c, &k));
-    STEP(alloc3(ops, nb, sk, c, &v));
-    STEP(loom_unet_lin(ops, ad, &a->to_q, n, NULL, &q));  // [B,Sq,C]
-    STEP(loom_unet_lin(ops, ad, &a->to_k, kv, NULL, &k)); // [B,Sk,C]
-    STEP(loom_unet_lin(ops, ad, &a->to_v, kv, NULL, &v)); // [B,Sk,C]
-    STEP(LOOM_OP(ops, attention, &q, &k, &v, n, heads, 0.0f));       // [B,Sq,C], scale 1/√(C/heads)
-    STEP(loom_unet_lin(ops, ad, &a->to_out_0, n, h, h)); // h += to_out.0(o)
+    if (cache) {
+        STEP(loom_unet_kv_next(cache, ops, nb, sk, c, &kp, &vp, &hit));
+    } else {
+        STEP(alloc3(ops, nb, sk, c, &k));
+        STEP(alloc3(ops, nb, sk, c, &v));
+    }
+    STEP(loom_unet_lin(ops, ad, &a->to_q, n, NULL, &q)); // [B,Sq,C]
+    if (!hit) {
+        STEP(loom_unet_lin(ops, ad, &a->to_k, kv, NULL, kp)); // [B,Sk,C]
+        STEP(loom_unet_lin(ops, ad, &a->to_v, kv, NULL, vp)); // [B,Sk,C]
+    }
+    STEP(LOOM_OP(ops, attention, &q, kp, vp, n, heads, 0.0f)); // [B,Sq,C], scale 1/√(C/heads)
+    STEP(loom_unet_lin(ops, ad, &a->to_out_0, n, h, h));       // h += to_out.0(o)
 fail:
-    loom_tensor_free(&q), loom_tensor_free(&k), loom_tensor_free(&v);
+    loom_tensor_free(&q), loom_tensor_free(&k), loom_tensor_free(&v); /* cached ones belong to the cache */
     return s;
 }
 
 /* BasicTransformerBlock: h += attn1(norm1 h); h += attn2(norm2 h, context); h += ff(norm3 h). */
 static loom_status tblock(const loom_unet_tblock *b, const loom_ops *ops, const loom_model_ad *ad,
                           const loom_unet_config *cfg, int heads, loom_tensor *h, loom_tensor *n,
-                          const loom_tensor *context)
+                          const loom_unet_cond *cond)
 {
     loom_tensor g = {0}, f = {0};
     loom_status s = LOOM_OK;
     const float eps = cfg->layer_norm_eps;
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm1.weight, &b->norm1.bias, n, eps));
-    STEP(attention(&b->attn1, ops, ad, heads, n, n, h)); // self-attention: k, v from the same tokens
+    STEP(attention(&b->attn1, ops, ad, heads, n, n, NULL, h)); // self-attention: k, v from the same tokens
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm2.weight, &b->norm2.bias, n, eps));
-    STEP(attention(&b->attn2, ops, ad, heads, n, context, h)); // cross-attention on the text context
+    STEP(attention(&b->attn2, ops, ad, heads, n, cond->context, cond->kv, h)); // cross-attention on the text context
     STEP(LOOM_OP(ops, layer_norm, h, &b->norm3.weight, &b->norm3.bias, n, eps));
     const int64_t two_f = b->ff_net_0_proj.weight.shape[0];
     STEP(alloc3(ops, h->shape[0], h->shape[1], two_f, &g));
@@ -126,7 +134,7 @@ fail:
 
 loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const loom_ops *ops,
                                           const loom_model_ad *ad, const loom_unet_config *cfg, loom_tensor *x,
-                                          const loom_tensor *context)
+                                          const loom_unet_cond *cond)
 {
     loom_tensor xt = tokens(x), n = {0}, h = {0};
     loom_status s = LOOM_OK;
@@ -135,7 +143,7 @@ loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const
     STEP(LOOM_OP(ops, group_norm, &xt, &tr->norm.weight, &tr->norm.bias, &n, cfg->norm_groups,
                  cfg->transformer_norm_eps, 0)); // [B,HW,C]
     STEP(loom_unet_lin(ops, ad, &tr->proj_in, &n, NULL, &h)); // [B,HW,C]
-    for (int d = 0; d < tr->depth; d++) STEP(tblock(&tr->transformer_blocks[d], ops, ad, cfg, tr->heads, &h, &n, context));
+    for (int d = 0; d < tr->depth; d++) STEP(tblock(&tr->transformer_blocks[d], ops, ad, cfg, tr->heads, &h, &n, cond));
     STEP(loom_unet_lin(ops, ad, &tr->proj_out, &h, &xt, &xt)); // x += proj_out(h)
 fail:
     loom_tensor_free(&n), loom_tensor_free(&h);

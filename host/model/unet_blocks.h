@@ -5,6 +5,13 @@
 #define LOOM_UNET_BLOCKS_H
 
 #include "unet.h"
+#include "unet_kv.h"
+
+/* What cross-attention attends to: the text context, and the call's K/V cache (NULL: none). */
+typedef struct loom_unet_cond {
+    const loom_tensor *context; /* [B, S, context_dim] on ops's device */
+    loom_unet_kv *kv;
+} loom_unet_cond;
 
 /* A [B, C] tensor viewed as [B, 1, C]: linear treats the leading dim as
  * samples and computes each on its own, so an image's time embedding does
@@ -29,7 +36,7 @@ loom_status loom_unet_resblock_forward(const loom_unet_resblock *rb, const loom_
 /* x += proj_out(transformer_blocks(proj_in(norm(x)), context)), in place on x [B,H,W,C]. */
 loom_status loom_unet_transformer_forward(const loom_unet_transformer *tr, const loom_ops *ops,
                                           const loom_model_ad *ad, const loom_unet_config *cfg, loom_tensor *x,
-                                          const loom_tensor *context);
+                                          const loom_unet_cond *cond);
 
 /* y = conv3×3 stride 2, pad 1 (LDM Downsample; H, W even). */
 loom_status loom_unet_downsample(const loom_unet_wb *conv, const loom_ops *ops, const loom_model_ad *ad,

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_arena.h"
+#include "model_io.h"
 #include "tensor_alloc.h"
+#include "unet_kv.h"
 
 typedef struct loader {
     loom_weights *w;
@@ -215,6 +218,8 @@ loom_status loom_unet_load(loom_unet *u, loom_weights *w, const loom_unet_config
     u->cfg = *cfg;
     loader ld = {w, 0};
     loom_status s = load_all(u, &ld);
+    if (s == LOOM_OK) s = loom_model_arena_create("unet", &u->arena);
+    if (s == LOOM_OK) s = loom_unet_kv_create(&u->kv);
     if (s != LOOM_OK) {
         loom_unet_free(u);
         return s;
@@ -276,5 +281,7 @@ void loom_unet_free(loom_unet *u)
     free(u->middle_block_1.transformer_blocks);
     free(u->input_blocks);
     free(u->output_blocks);
+    loom_device_arena_free(u->arena);
+    loom_unet_kv_free(u->kv);
     memset(u, 0, sizeof *u);
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "device_arena.h"
+#include "model_io.h"
 #include "tensor_alloc.h"
 
 typedef struct binder {
@@ -169,6 +171,7 @@ loom_status loom_vae_load(loom_vae *m, loom_weights *w, const char *prefix, cons
     loom_status s = LOOM_OK;
     if (cfg->parts & LOOM_VAE_DECODER) s = decoder(&b, m);
     if (s == LOOM_OK && cfg->parts & LOOM_VAE_ENCODER) s = encoder(&b, m);
+    if (s == LOOM_OK) s = loom_model_arena_create("vae decode", &m->arena_decode);
     if (s != LOOM_OK) loom_vae_free(m);
     return s;
 }
@@ -215,5 +218,6 @@ void loom_vae_free(loom_vae *m)
     free_coder(&m->decoder);
     free_wb(&m->quant_conv);
     free_wb(&m->post_quant_conv);
+    loom_device_arena_free(m->arena_decode);
     memset(m, 0, sizeof *m);
 }

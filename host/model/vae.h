@@ -104,6 +104,7 @@ typedef struct loom_vae {
     loom_vae_coder encoder, decoder;
     loom_vae_wb quant_conv, post_quant_conv;
     uint64_t weight_bytes;
+    struct loom_device_arena *arena_decode; /* activations of a decode on a device (device_arena.h) */
 } loom_vae;
 
 /* Binds the weights of the parts in cfg->parts under `prefix` (checked against

@@ -188,12 +188,13 @@ loom_status loom_vae_decode(const loom_vae *m, const loom_ops *ops, const loom_t
     if (z->shape[0] == 0) return LOOM_OK;
     if (!loom_model_on_device(ops)) return decode(m, ops, z, img);
     loom_tensor dz = {0}, dimg = {0}; /* host f32 in and out (model_io.h) */
+    LOOM_TRY(loom_model_scope_begin(ops, m->arena_decode));
     loom_status s;
     if ((s = loom_model_upload(ops, z, ops->dtype, &dz)) == LOOM_OK &&
         (s = loom_model_alloc(ops, 4, img->shape, &dimg)) == LOOM_OK && (s = decode(m, ops, &dz, &dimg)) == LOOM_OK)
         s = loom_model_download(&dimg, img);
     loom_tensor_free(&dz), loom_tensor_free(&dimg);
-    return s;
+    return loom_model_scope_end(ops, m->arena_decode, s);
 }
 
 /* The decoder with z and img on ops's device. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_arena.h"
 #include "model_io.h"
 #include "tensor_alloc.h"
 
@@ -88,6 +89,7 @@ void loom_clip_free(loom_clip *m)
     }
     free(m->encoder_layers);
     free_wb(&m->final_layer_norm);
+    loom_device_arena_free(m->arena);
     memset(m, 0, sizeof *m);
 }
 
@@ -121,6 +123,7 @@ loom_status loom_clip_load(loom_clip *m, loom_weights *w, const char *prefix, co
     LOOM_TRY(loom_clip_config_check(cfg, w->n_sources ? w->sources[0].tf->path : "(no file)"));
     m->cfg = *cfg;
     loom_status s = load(m, w, prefix);
+    if (s == LOOM_OK) s = loom_model_arena_create("clip", &m->arena);
     if (s != LOOM_OK) loom_clip_free(m);
     return s;
 }
@@ -216,6 +219,7 @@ loom_status loom_clip_encode_ad(const loom_clip *m, const loom_ops *ops, const l
     clip_scratch s;
     const int dev = loom_model_on_device(ops);
     loom_tensor hx = {0}, dout = {0}; /* host f32 in and out (model_io.h) */
+    LOOM_TRY(loom_model_scope_begin(ops, m->arena));
     loom_status st = scratch_alloc(ops, &s, b, n, d, c->mlp);
     if (st == LOOM_OK && dev) st = loom_tensor_alloc(LOOM_HOST, LOOM_F32, 3, out->shape, &hx);
     if (st == LOOM_OK) {
@@ -243,7 +247,7 @@ loom_status loom_clip_encode_ad(const loom_clip *m, const loom_ops *ops, const l
     if (st == LOOM_OK && dev) st = loom_model_download(&dout, out);
     scratch_free(&s);
     loom_tensor_free(&hx), loom_tensor_free(&dout);
-    return st;
+    return loom_model_scope_end(ops, m->arena, st);
 }
 
 /* ---- emphasis (addons.md §4.9) --------------------------------------------- */

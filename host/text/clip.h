@@ -84,6 +84,7 @@ typedef struct loom_clip {
     loom_clip_layer *encoder_layers;        /* cfg.layers */
     loom_clip_wb final_layer_norm;
     uint64_t weight_bytes;
+    struct loom_device_arena *arena;         /* activations of an encode on a device (device_arena.h) */
 } loom_clip;
 
 /* Binds every weight under `prefix` (checked against cfg). position_ids in

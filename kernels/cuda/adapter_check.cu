@@ -1,7 +1,8 @@
 /* adapter_check.cu — does a device plan fit the module (adapter_common.cuh)?
  *
  * The rules and messages of the CPU backend's adapter_check.c, with this backend's dtypes: the
- * factors f16 and the vectors f32, all on the CUDA device (adapters/plan_device.h). Everything is
+ * factors f16 and the vectors f32, all on the CUDA device (adapters/plan_device.h); and, this
+ * backend only, a HADA/KRON term's optional precomputed ΔW `dense`, f32 [O, kh·kw·I]. Everything is
  * checked before the op queues any work, so a refused call leaves y untouched. For a conv module,
  * a factor that acts as a 1×1 conv (up, or any kernel factor of a 1×1 module) is also accepted
  * as a plain 2-D matrix: [n, 1, 1, c] and [n, c] are the same bytes. Messages name the op, then
@@ -137,6 +138,17 @@ static loom_status check_term(const loom_cuda_ad_module *m, const where *w, cons
         LOOM_TRY(check_absent(m, w, "up2", &t->up2));
     }
     if (t->kind == LOOM_AD_DENSE) LOOM_TRY(check_absent(m, w, "up", &t->up));
+    /* a precomputed ΔW (adapter_plan.h "Precomputed ΔW"): HADA/KRON only, f32 device [O, K] */
+    if (t->kind != LOOM_AD_HADA && t->kind != LOOM_AD_KRON) {
+        LOOM_TRY(check_absent(m, w, "dense", &t->dense));
+    } else if (t->dense.data) {
+        char b[96];
+        label(b, sizeof b, w, "dense");
+        const int64_t s2[2] = {o, k};
+        LOOM_TRY(check_device(m->op, b, &t->dense, LOOM_F32, "dense deltas"));
+        LOOM_TRY(loom_cuda_check_shape(m->op, b, &t->dense, 2, s2));
+        LOOM_TRY(loom_cuda_check_alias(m->op, "y", m->y, b, &t->dense, 0));
+    }
     /* the GEMMs the term runs: [rows, K]·[r, K]ᵀ then [rows, r]·[O, r]ᵀ (LOWRANK), or
      * [rows, K]·[O, K]ᵀ with a dense ΔW (the module's own sizes, checked already) */
     if (t->kind == LOOM_AD_LOWRANK) {

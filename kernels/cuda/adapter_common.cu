@@ -3,8 +3,11 @@
  * The CPU reference's structure (kernels/cpu/adapter_common.c) on the GPU, correctness first:
  *   - samples whose group changes nothing run the backend's plain op, in runs of consecutive
  *     such samples (the plain op is batch-invariant, ops.h, so a run equals its samples alone);
- *   - every other group builds its LoHa/LoKr ΔWs once per call into fp32 scratch, then runs
- *     over runs of consecutive samples of the group: base = out_scale ⊙ (W ⊛ (in_scale ⊙ x))
+ *   - every other group takes each LoHa/LoKr term's fp32 ΔW from the term's `dense`, built once
+ *     per request by adapters/plan_device.c (adapter_plan.h "Precomputed ΔW"), or, for a term
+ *     without one (a hand-made plan), builds it once per call into fp32 scratch (the same
+ *     kernel, adapter_delta.cu: the same bits either way); then it runs over runs of
+ *     consecutive samples of the group: base = out_scale ⊙ (W ⊛ (in_scale ⊙ x))
  *     stored into an fp32 sum [run rows, O], each term added to it in fp32 (LoRA/LoCon as
  *     h = down ⊛ (t.in_scale ⊙ x), then sum += scale·t.out_scale ⊙ (h·upᵀ); the others as one
  *     GEMM/conv with ΔW), and one combine kernel that adds bias, bias_add and the residual and
@@ -98,6 +101,9 @@ static loom_status add_bytes(const char *op, size_t a, size_t b, size_t *out)
 
 static int builds_delta(const loom_ad_term *t) { return t->kind == LOOM_AD_HADA || t->kind == LOOM_AD_KRON; }
 
+/* A LoHa/LoKr term without a precomputed ΔW: this call builds it into a scratch slot. */
+static int scratch_delta(const loom_ad_term *t) { return builds_delta(t) && !t->dense.data; }
+
 /* Sample i changes nothing: no group, or an empty one. */
 static int sample_plain(const loom_ad_plan *plan, int i)
 {
@@ -116,7 +122,7 @@ static int group_runs(const loom_ad_plan *plan, int g)
 }
 
 typedef struct ad_scratch {
-    unsigned char *base; /* [ΔWs of one group][sum: run_cap·rows·O][h: run_cap·rows·rmax] */
+    unsigned char *base; /* [per-call ΔWs of one group][sum: run_cap·rows·O][h: run_cap·rows·rmax] */
     size_t sum_off, h_off;
     int64_t run_cap;
 } ad_scratch;
@@ -135,7 +141,7 @@ static loom_status plan_scratch(const loom_cuda_ad_module *m, const loom_ad_plan
         size_t d = 0, b = 0;
         for (int j = 0; j < grp->n_terms; j++) {
             const loom_ad_term *t = &grp->terms[j];
-            if (builds_delta(t)) {
+            if (scratch_delta(t)) {
                 LOOM_TRY(floats_bytes(m->op, m->o, k, &b));
                 LOOM_TRY(add_bytes(m->op, d, b, &d));
             }
@@ -185,11 +191,29 @@ static loom_ad_gemm module_gemm(const loom_cuda_ad_module *m, int64_t i0, int64_
     return g;
 }
 
-/* Samples [i0, i0 + n) of group grp, its ΔWs built at s->base. */
+/* Term j's (HADA/KRON) dense ΔW f32 [O, K]: its precomputed `dense`, else its scratch slot. The
+ * per-call ΔWs of a group sit at s->base in term order, one slot of O·K floats (AD_ALIGN-padded)
+ * per term without `dense`, as plan_scratch sized them; loom_cuda_ad_run builds into the slot this
+ * returns and run_samples reads from it. */
+static loom_status delta_of(const loom_cuda_ad_module *m, const loom_ad_group *grp, const ad_scratch *s, int j,
+                            float **out)
+{
+    if (grp->terms[j].dense.data) {
+        *out = (float *)grp->terms[j].dense.data;
+        return LOOM_OK;
+    }
+    size_t db = 0, slot = 0;
+    LOOM_TRY(floats_bytes(m->op, m->o, m->kh * m->kw * m->in, &db));
+    for (int i = 0; i < j; i++) slot += (size_t)scratch_delta(&grp->terms[i]);
+    *out = (float *)(s->base + slot * db); /* slot·db ≤ plan_scratch's delta bytes: no overflow */
+    return LOOM_OK;
+}
+
+/* Samples [i0, i0 + n) of group grp, its per-call ΔWs built in the scratch. */
 static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group *grp, const ad_scratch *s,
                                int64_t i0, int64_t n)
 {
-    const int64_t rows = n * m->oh * m->ow, out_per = m->oh * m->ow * m->o, k = m->kh * m->kw * m->in;
+    const int64_t rows = n * m->oh * m->ow, out_per = m->oh * m->ow * m->o;
     float *sum = (float *)(s->base + s->sum_off), *h = (float *)(s->base + s->h_off);
     {
         LOOM_NVTX_RANGE("adapter/base");
@@ -199,7 +223,6 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
         g.col_scale = (const float *)grp->out_scale.data, g.accumulate = 0;
         LOOM_TRY(loom_cuda_ad_gemm(&g));
     }
-    size_t delta_off = 0, db = 0;
     for (int j = 0; j < grp->n_terms; j++) {
         const loom_ad_term *t = &grp->terms[j];
         loom_ad_gemm g = module_gemm(m, i0, n, (const float *)t->in_scale.data);
@@ -219,10 +242,10 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
             continue;
         }
         LOOM_NVTX_RANGE("adapter/delta_apply");
-        if (builds_delta(t)) {
-            g.b = s->base + delta_off, g.b_f16 = 0;
-            LOOM_TRY(floats_bytes(m->op, m->o, k, &db));
-            delta_off += db;
+        if (builds_delta(t)) { /* ΔW f32 [O, K], precomputed or built for this call */
+            float *dw = nullptr;
+            LOOM_TRY(delta_of(m, grp, s, j, &dw));
+            g.b = dw, g.b_f16 = 0;
         } else { /* DENSE: down is ΔW, f16 */
             g.b = t->down.data, g.b_f16 = 1;
         }
@@ -291,12 +314,11 @@ loom_status loom_cuda_ad_run(const loom_cuda_ad_module *m, const loom_ad_plan *p
     for (int g = 0; g < plan->n_groups; g++) {
         if (!group_runs(plan, g)) continue;
         const loom_ad_group *grp = &plan->groups[g];
-        size_t off = 0, db = 0;
-        for (int j = 0; j < grp->n_terms; j++) /* ΔWs in term order, as run_samples reads them */
-            if (builds_delta(&grp->terms[j])) {
-                LOOM_TRY(loom_cuda_ad_build_delta(m, &grp->terms[j], (float *)(s.base + off)));
-                LOOM_TRY(floats_bytes(m->op, m->o, m->kh * m->kw * m->in, &db));
-                off += db;
+        for (int j = 0; j < grp->n_terms; j++) /* the ΔWs not precomputed, in the slots run_samples reads */
+            if (scratch_delta(&grp->terms[j])) {
+                float *dw = nullptr;
+                LOOM_TRY(delta_of(m, grp, &s, j, &dw));
+                LOOM_TRY(loom_cuda_ad_build_delta(m, &grp->terms[j], dw));
             }
         for (int i = 0; i < plan->batch;) {
             if (plan->group_of[i] != g) {

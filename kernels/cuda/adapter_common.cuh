@@ -5,7 +5,8 @@
  * module is a 1×1 "conv" over the rows of a sample.
  *
  * Plan tensors on this backend (adapters/plan_device.h makes them): factors down/up/down2/up2
- * f16 on the CUDA device, vectors in_scale/out_scale/bias_add f32 on the CUDA device. */
+ * f16 on the CUDA device, vectors in_scale/out_scale/bias_add f32 on the CUDA device, and a
+ * HADA/KRON term's optional precomputed ΔW `dense` f32 [O, kh·kw·I] on the CUDA device. */
 #ifndef LOOM_CUDA_ADAPTER_COMMON_CUH
 #define LOOM_CUDA_ADAPTER_COMMON_CUH
 
@@ -34,7 +35,8 @@ loom_status loom_cuda_ad_check_module(const loom_cuda_ad_module *m);
 
 /* The plan fits the module (kernels/cpu/adapter_check.c's rules with this backend's dtypes):
  * batch, group indices, vector lengths, factor shapes per kind, f16/f32 on the device,
- * contiguous, no plan tensor overlapping y. One-line LOOM_E_INVALID naming m->op otherwise. */
+ * contiguous, no plan tensor overlapping y; a `dense` only on HADA/KRON terms, f32 [O, K].
+ * One-line LOOM_E_INVALID naming m->op otherwise. */
 loom_status loom_cuda_ad_check_plan(const loom_cuda_ad_module *m, const loom_ad_plan *plan);
 
 /* Runs a checked, non-NULL plan. Samples with no group or an empty group run the backend's plain
@@ -81,7 +83,9 @@ loom_status loom_cuda_ad_gemm(const loom_ad_gemm *g);
 void loom_cuda_ad_gemm_matrix(loom_ad_gemm *g, const void *a, int a_f16, int64_t m, int64_t cols);
 
 /* ---- ΔW builders (adapter_delta.cu): dense f32 [O, kh·kw·I] in the target's layout --------- */
-/* HADA: (up·down) ⊙ (up2·down2); KRON: W1 ⊗ W2 as adapter_plan.h lays it out. */
+/* HADA: (up·down) ⊙ (up2·down2); KRON: W1 ⊗ W2 as adapter_plan.h lays it out. The per-call
+ * build, for a term without `dense`; the once-per-request one is loom_cuda_ad_term_delta
+ * (kernels/adapter_dense.h), the same kernels. */
 loom_status loom_cuda_ad_build_delta(const loom_cuda_ad_module *m, const loom_ad_term *t, float *dw);
 
 #endif

@@ -21,8 +21,12 @@
  * (batch 1) gives the bits it gets in the mixed batch (issue 5 item 2: "one batch mixes adapter
  * sets"); samples without a group, NULL / all-plain / empty-group plans give the plain op's
  * bits (loom_ops_cuda.linear / conv2d); y aliasing the residual gives the same bits; bad plans
- * (host tensors, wrong dtypes, shapes, batch, y over a factor) fail with a one-line
- * LOOM_E_INVALID and leave y untouched. */
+ * (host tensors, wrong dtypes, shapes, batch, y over a factor, a bad precomputed ΔW) fail with a
+ * one-line LOOM_E_INVALID and leave y untouched.
+ * LoHa/LoKr ΔWs: the device plan carries each HADA/KRON term's ΔW built once by plan_device.c
+ * (adapter_plan.h "Precomputed ΔW"), so the checks above run the ops on it; the same plan with
+ * every `dense` dropped (the op builds each ΔW per call into scratch), and with one dropped at a
+ * time (a scratch ΔW next to precomputed ones), must give the very same bits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -391,6 +395,31 @@ static void check_bad_plans(const dev_case *d, const char *op)
     t[2].up = reshaped(&t[2].up, 0, t[2].up.shape[0] + 1); /* b·a != O */
     expect_invalid(d, &p, &y, "group 0 term 2 (kron): up is");
     t[2] = d->groups[0].terms[2];
+    /* a bad precomputed ΔW on the hada term: shape, dtype; one on a kind without ΔW; y over it */
+    T_CHECK(t[1].kind == LOOM_AD_HADA && t[1].dense.data, "%s: term 1 is a hada term with a ΔW", c->name);
+    if (t[1].kind == LOOM_AD_HADA && t[1].dense.data) {
+        const loom_ad_term t1 = t[1];
+        const long long o = t1.dense.shape[0], k = t1.dense.shape[1];
+        t[1].dense = reshaped(&t1.dense, 1, k - 1);
+        snprintf(want, sizeof want, "%s: group 0 term 1 (hada): dense is [%lld, %lld] but should be [%lld, %lld]", op,
+                 o, k - 1, o, k);
+        expect_invalid(d, &p, &y, want);
+        t[1] = t1, t[1].dense.dtype = LOOM_F16;
+        expect_invalid(d, &p, &y, "group 0 term 1 (hada): dense: a device plan holds dense deltas as f32 on the CUDA "
+                                  "device; got f16 on the CUDA device");
+        t[1] = t1, t[3].dense = t1.dense;
+        snprintf(want, sizeof want, "%s: group 0 term 3 (dense): dense must be empty for this kind", op);
+        expect_invalid(d, &p, &y, want);
+        t[3] = d->groups[0].terms[3];
+        loom_tensor yd2 = d->y;
+        yd2.data = t1.dense.data;
+        if (loom_tensor_nbytes(&t1.dense) >= loom_tensor_nbytes(&yd2)) {
+            loom_clear_error();
+            const loom_status s = gpu_adapted(d, &d->x, NULL, &yd2, &p);
+            T_CHECK(s == LOOM_E_INVALID && strstr(loom_last_error(), "y overlaps group 0 term 1 (hada): dense"),
+                    "%s: y over a ΔW: %s", c->name, loom_last_error());
+        }
+    }
     /* y over a factor's memory */
     loom_tensor yd = d->y;
     yd.data = t[3].down.data;
@@ -405,12 +434,55 @@ static void check_bad_plans(const dev_case *d, const char *op)
     T_OK(gpu_adapted(d, &d->x, d->residual.data ? &d->residual : NULL, &y, &p));
 }
 
-static void gpu_case(const fx_case *c, const fx_case *cr, const host_ref *h, int *n_bad)
+/* The precomputed ΔWs give the per-call build's bits: the case's plan with every HADA/KRON
+ * term's `dense` dropped, then with each one alone dropped, against `bits` (the plan as built). */
+static void check_dense_vs_per_call(const dev_case *d, const uint16_t *bits, int *n_dense)
+{
+    const fx_case *c = d->c;
+    const int n_groups = c->n_groups + 1; /* with the empty group the device plan carries */
+    loom_ad_group g[FX_MAX_GROUPS];
+    loom_ad_term t[FX_MAX_GROUPS][FX_MAX_TERMS];
+    int pre[FX_MAX_GROUPS * FX_MAX_TERMS][2], n_pre = 0;
+    memcpy(g, d->groups, (size_t)n_groups * sizeof *g);
+    for (int gi = 0; gi < n_groups; gi++) {
+        if (g[gi].n_terms) memcpy(t[gi], d->groups[gi].terms, (size_t)g[gi].n_terms * sizeof **t);
+        g[gi].terms = g[gi].n_terms ? t[gi] : NULL;
+        for (int k = 0; k < g[gi].n_terms; k++) {
+            const int dk = t[gi][k].kind == LOOM_AD_HADA || t[gi][k].kind == LOOM_AD_KRON;
+            T_CHECK(dk == (t[gi][k].dense.data != NULL), "%s: group %d term %d (%s): dense %p", c->name, gi, k,
+                    loom_ad_kind_name(t[gi][k].kind), t[gi][k].dense.data);
+            if (dk && t[gi][k].dense.data) pre[n_pre][0] = gi, pre[n_pre][1] = k, n_pre++;
+        }
+    }
+    if (!n_pre) return;
+    ++*n_dense;
+    const int64_t n = loom_tensor_numel(&c->y_ref);
+    const loom_tensor *res = d->residual.data ? &d->residual : NULL;
+    const loom_ad_plan plan = {c->batch, c->group_of, c->n_groups, g};
+    loom_tensor y = d->y;
+    for (int v = -1; v < n_pre; v++) { /* v < 0: every ΔW per call; else only pre[v]'s */
+        for (int j = 0; j < n_pre; j++) {
+            const int gi = pre[j][0], k = pre[j][1];
+            t[gi][k].dense.data = v < 0 || j == v ? NULL : d->groups[gi].terms[k].dense.data;
+        }
+        uint16_t *b = NULL;
+        T_OK(run_bits(d, &d->x, res, &y, &plan, &b));
+        if (v < 0)
+            T_CHECK(b && same_bits(b, bits, n), "%s: ΔWs built per call != precomputed ΔWs", c->name);
+        else
+            T_CHECK(b && same_bits(b, bits, n), "%s: group %d term %d's ΔW per call, the others precomputed != all "
+                    "precomputed", c->name, pre[v][0], pre[v][1]);
+        free(b);
+    }
+}
+
+static void gpu_case(const fx_case *c, const fx_case *cr, const host_ref *h, int *n_bad, int *n_dense)
 {
     dev_case d;
     if (dev_open(&d, c, cr)) {
         uint16_t *bits = check_values(&d, h);
         if (bits) check_plain_and_alias(&d, bits);
+        if (bits) check_dense_vs_per_call(&d, bits, n_dense);
         free(bits);
         if (c->n_groups && c->groups[0].n_terms == 4 && c->terms[0][0].kind == LOOM_AD_LOWRANK &&
             c->terms[0][3].kind == LOOM_AD_DENSE && c->batch > 1) {
@@ -432,7 +504,7 @@ int main(void)
     if (!tf) return t_finish("test_adapter_ops_gpu");
     json_t *root = NULL, *cases = fx_cases(tf, &root);
     T_CHECK(cases && json_array_size(cases) >= 5, "fixture metadata has no cases");
-    int n_cases = 0, n_bad = 0;
+    int n_cases = 0, n_bad = 0, n_dense = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
         fx_case *c = calloc(1, sizeof *c), *cr = calloc(1, sizeof *cr);
         host_ref h;
@@ -442,7 +514,7 @@ int main(void)
             if (host_reference(cr, c, &h)) {
                 n_cases++;
 #ifdef LOOM_HAVE_CUDA
-                if (have_gpu) gpu_case(c, cr, &h, &n_bad);
+                if (have_gpu) gpu_case(c, cr, &h, &n_bad, &n_dense);
 #endif
             }
         }
@@ -460,5 +532,6 @@ int main(void)
         t_skip(why);
     }
     T_CHECK(n_bad >= 2, "bad-plan checks ran on %d cases", n_bad);
+    T_CHECK(n_dense >= 2, "precomputed vs per-call ΔWs compared on %d cases", n_dense);
     return t_finish("test_adapter_ops_gpu");
 }

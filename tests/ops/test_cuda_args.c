@@ -1,10 +1,13 @@
 /* test_cuda_args.c — the CUDA linears (own, adapted, vendor) refuse bad calls with the same
  * one-line messages, before touching the GPU (loom_cuda_check_linear runs on the host), so this
  * runs on machines without one. Tensors are descriptors with fake device addresses: a check that
- * let a call through would fault, which the test would report. Skipped with LOOM_CUDA=OFF. */
+ * let a call through would fault, which the test would report. Also the adapted ops' checks of a
+ * LoHa/LoKr term's precomputed ΔW (`dense`, adapter_plan.h) and loom_cuda_ad_term_delta's own
+ * argument checks (adapter_dense.h), host code too. Skipped with LOOM_CUDA=OFF. */
 #include <stdint.h>
 #include <string.h>
 
+#include "adapter_dense.h"
 #include "ops.h"
 #include "testlib.h"
 
@@ -54,6 +57,67 @@ static void check(const char *name, linear_fn f)
     EXPECT(f(&x, &w, NULL, NULL, &y), "not on the CUDA device");
 }
 
+/* A HADA term on the module of check(): x [2, 8, 16], W [4, 16], so ΔW is [4, 16]. */
+static loom_ad_term hada_term(void)
+{
+    loom_ad_term t;
+    memset(&t, 0, sizeof t);
+    t.kind = LOOM_AD_HADA, t.scale = 1.0f;
+    t.down = dev(0x500000, LOOM_F16, 2, 1, 16, 0), t.up = dev(0x510000, LOOM_F16, 2, 4, 1, 0);
+    t.down2 = dev(0x520000, LOOM_F16, 2, 1, 16, 0), t.up2 = dev(0x530000, LOOM_F16, 2, 4, 1, 0);
+    t.dense = dev(0x540000, LOOM_F32, 2, 4, 16, 0);
+    return t;
+}
+
+static loom_status adapted_term(const loom_ad_term *t)
+{
+    static const int group_of[2] = {-1, -1}; /* the plan checks every group, used or not */
+    const loom_tensor x = dev(0x100000, LOOM_F16, 3, 2, 8, 16), w = dev(0x200000, LOOM_F16, 2, 4, 16, 0);
+    loom_tensor y = dev(0x300000, LOOM_F16, 3, 2, 8, 4);
+    const loom_ad_group g = {{0}, {0}, {0}, 1, t};
+    const loom_ad_plan plan = {2, group_of, 1, &g};
+    return loom_ops_cuda.linear_adapted(&x, &w, NULL, NULL, &y, &plan);
+}
+
+/* A bad `dense` is refused by the op's plan check (nothing runs); loom_cuda_ad_term_delta refuses
+ * bad factors and buffers before launching. */
+static void check_dense(void)
+{
+    const char *name = "cuda.linear_adapted dense";
+    loom_ad_term t = hada_term();
+    t.dense.dtype = LOOM_F16;
+    EXPECT(adapted_term(&t), "linear_adapted: group 0 term 0 (hada): dense: a device plan holds dense deltas as f32 "
+                             "on the CUDA device; got f16 on the CUDA device");
+    t = hada_term(), t.dense.device = LOOM_HOST;
+    EXPECT(adapted_term(&t), "group 0 term 0 (hada): dense: a device plan holds dense deltas as f32 on the CUDA "
+                             "device; got f32 on the host");
+    t = hada_term(), t.dense = dev(0x540000, LOOM_F32, 2, 4, 15, 0);
+    EXPECT(adapted_term(&t), "linear_adapted: group 0 term 0 (hada): dense is [4, 15] but should be [4, 16]");
+    t = hada_term(), t.dense = dev(0x540000, LOOM_F32, 3, 4, 16, 1);
+    EXPECT(adapted_term(&t), "group 0 term 0 (hada): dense is [4, 16, 1] but should be [4, 16]");
+    t = hada_term(), t.dense.data = (void *)0x300000; /* y's memory */
+    EXPECT(adapted_term(&t), "linear_adapted: y overlaps group 0 term 0 (hada): dense");
+    t = hada_term(), t.kind = LOOM_AD_LOWRANK, t.down2 = t.up2 = (loom_tensor){0};
+    EXPECT(adapted_term(&t), "linear_adapted: group 0 term 0 (lowrank): dense must be empty for this kind");
+
+    name = "loom_cuda_ad_term_delta";
+    t = hada_term();
+    loom_tensor dw = t.dense;
+    dw.dtype = LOOM_F16;
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &dw), "row 3 (hada): the dense ΔW should be a contiguous f32 tensor");
+    dw = dev(0x540000, LOOM_F32, 2, 4, 15, 0);
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &dw), "row 3 (hada): the dense ΔW is [4, 15] but should be [4, 16]");
+    dw = t.dense, dw.data = (void *)0x520010; /* inside down2 */
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &dw), "row 3 (hada): the dense ΔW overlaps down2");
+    t.up.device = LOOM_HOST;
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &t.dense),
+           "row 3 (hada): up should be a contiguous f16 tensor on the CUDA device; got f16 on the host");
+    t = hada_term(), t.up2 = dev(0x530000, LOOM_F16, 2, 5, 1, 0);
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &t.dense), "row 3 (hada): up2 is [5, 1]: its rows should be up's");
+    t = hada_term(), t.kind = LOOM_AD_LOWRANK;
+    EXPECT(loom_cuda_ad_term_delta(&t, "row 3", &t.dense), "row 3 (lowrank): only hada and kron terms have a ΔW");
+}
+
 int main(void)
 {
     if (!loom_ops_cuda.linear || !loom_ops_cuda_vendor.linear || !loom_ops_cuda.linear_adapted)
@@ -61,5 +125,6 @@ int main(void)
     check("cuda.linear", loom_ops_cuda.linear);
     check("cuda_vendor.linear", loom_ops_cuda_vendor.linear);
     check("cuda.linear_adapted", adapted);
+    check_dense();
     return t_finish("test_cuda_args");
 }

@@ -21,6 +21,7 @@
 #include "tensor_alloc.h"
 #include "testlib.h"
 #include "unet.h"
+#include "unet_kv.h"
 
 #define TOL 1e-4
 
@@ -173,6 +174,35 @@ static void check_model(const char *name, int heads_from_json)
         const double diff = t_rel_l2(os.data, g.eps, loom_tensor_numel(&os));
         T_CHECK(diff > 100 * TOL, "%s: swapping the timesteps changes the output by only %.3e", name, diff);
     }
+    /* Cross-attention K/V once per request (unet_kv.h): the third call on ul has the first one's
+     * context, so it is served from the cache, and must give the first call's bits. */
+    loom_unet_kv_stats ks;
+    loom_unet_kv_get_stats(ul.kv, &ks);
+    T_CHECK(ks.hits == 1 && ks.misses == 1 && ks.bytes > 0, "%s: K/V cache %d hits, %d misses, %zu bytes", name,
+            ks.hits, ks.misses, ks.bytes);
+    loom_tensor again = forward(&ul, &g, NULL);
+    if (again.data && ol.data)
+        T_CHECK(t_max_abs(again.data, ol.data, loom_tensor_numel(&ol)) == 0, "%s: a K/V cache hit changed the output",
+                name);
+    /* Another context must not be served stale K/V: ul (cache full of the old context) and ud
+     * must agree bit for bit, and differ from the reference by far more than the tolerance. */
+    golden g2 = g;
+    const int64_t nc = loom_tensor_numel(&g.cs);
+    float *ctx2 = malloc((size_t)nc * sizeof *ctx2);
+    if (ctx2) {
+        for (int64_t i = 0; i < nc; i++) ctx2[i] = 0.5f * g.ctx[i] + 0.25f;
+        g2.cs.data = ctx2;
+        loom_tensor c1 = forward(&ul, &g2, NULL), c2 = forward(&ud, &g2, NULL);
+        if (c1.data && c2.data) {
+            T_CHECK(t_max_abs(c1.data, c2.data, loom_tensor_numel(&c1)) == 0,
+                    "%s: a new context after cached ones gives other bits than a fresh model", name);
+            T_CHECK(t_rel_l2(c1.data, g.eps, loom_tensor_numel(&c1)) > 100 * TOL,
+                    "%s: a different context hardly changes the output", name);
+        }
+        loom_tensor_free(&c1), loom_tensor_free(&c2);
+        free(ctx2);
+    }
+    loom_tensor_free(&again);
     loom_tensor_free(&ol), loom_tensor_free(&od), loom_tensor_free(&os);
     loom_unet_free(&ul), loom_unet_free(&ud);
 done:
