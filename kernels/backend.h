@@ -10,7 +10,7 @@ const char *loom_backend_name(loom_backend b);
 int loom_backend_from_name(const char *s, loom_backend *out);
 const loom_ops *loom_backend_ops(loom_backend b);
 /* As loom_backend_ops; with vendor = 1 on CUDA, loom's own table with the
- * vendor baselines (cuBLAS linear, cuDNN conv, cuBLAS attention) in place of
+ * vendor baselines (cuBLAS linear, cuDNN conv, cuDNN fused attention) in place of
  * loom's kernels wherever the vendor table has the op (`--kernels vendor`). */
 const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor);
 

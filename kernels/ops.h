@@ -129,8 +129,9 @@ extern const loom_ops loom_ops_cpu;
  * so the host never needs #ifdefs; use loom_cuda_available() first. */
 extern const loom_ops loom_ops_cuda;
 /* Vendor baselines on the same signatures (kernels/cuda/vendor/): cuBLAS
- * GEMMs, cuDNN convolution, attention from cuBLAS batched GEMMs + an fp32
- * softmax. Tensors are device f16 (dtype LOOM_F16, device LOOM_CUDA),
+ * GEMMs, cuDNN convolution, cuDNN fused attention (head dims that cuDNN
+ * refuses, e.g. the VAE's 512, fall back to cuBLAS batched GEMMs + an fp32
+ * softmax; vendor/attention_stats.h says which ran). Tensors are device f16 (dtype LOOM_F16, device LOOM_CUDA),
  * contiguous; accumulation in fp32. The reference loom's own CUDA kernels
  * are checked and timed against (issue 5 item 3). Empty with LOOM_CUDA=OFF. */
 extern const loom_ops loom_ops_cuda_vendor;

@@ -1,8 +1,9 @@
 /* backend_cases.c — see backend_cases.h. Shapes are SD1.x's at 512×512
  * (64×64 latents): channels 320/640/1280, 8 heads (head dims 40/80/160),
- * 77 text tokens of width 768; one SD2.x-style head dim 64 case; CLIP's
- * causal self-attention (12 heads × 64). Batch 1 except the cross-attention
- * case (the CFG pair), to keep the CPU reference affordable. */
+ * 77 text tokens of width 768; one SD2.x-style head dim 64 case; the VAE's
+ * single 512-wide head; CLIP's causal self-attention (12 heads × 64). Batch
+ * 1 except the cross-attention case (the CFG pair), to keep the CPU
+ * reference affordable. */
 #include "backend_cases.h"
 #include "fixture_rng.h"
 
@@ -30,6 +31,9 @@ const bo_case bo_cases[] = {
     {BO_ATTENTION, "attn1 at 16x16, D 160", {1, 256, 256, 8, 160}, 0, 0, 0, 0, 0, {0}},
     {BO_ATTENTION, "attn1 at 8x8, D 160", {1, 64, 64, 8, 160}, 0, 0, 0, 0, 1, {0}},
     {BO_ATTENTION, "SD2.x attn1 at 64x64, D 64", {1, 4096, 4096, 5, 64}, 0, 0, 0, 0, 0, {0}},
+    /* the VAE's mid-block attention: one 512-wide head (here its 32x32 latent, a 256x256 image; 64x64 at
+     * 512x512 costs 16x the CPU reference). Beyond cuDNN's fused attention: the vendor table's cuBLAS fallback */
+    {BO_ATTENTION, "VAE mid attention at 32x32, D 512", {1, 1024, 1024, 1, 512}, 0, 0, 0, 0, 0, {0}},
     /* attention_causal: CLIP ViT-L/14 text transformer */
     {BO_ATTENTION_CAUSAL, "CLIP text self-attention", {1, 77, 77, 12, 64}, 0, 0, 0, 0, 1, {0}},
 };

@@ -52,6 +52,9 @@
 #include "fixture_rng.h"
 #include "tensor_alloc.h"
 #include "testlib.h"
+#ifdef LOOM_HAVE_CUDA
+#include "vendor/attention_stats.h"
+#endif
 
 #define GUARD 256
 #define GUARD_BYTE 0xA5
@@ -133,6 +136,39 @@ static loom_status guarded_intact(const guarded *g, int *ok)
         if (h[i] != GUARD_BYTE) *ok = 0;
     return LOOM_OK;
 }
+
+/* ---- which path the vendor attention took --------------------------------- */
+
+#ifdef LOOM_HAVE_CUDA
+/* cuda_vendor's attention runs cuDNN's fused attention, or the cuBLAS path
+ * where cuDNN refuses (kernels/cuda/vendor/attention_cudnn.cu). A silent
+ * fallback on every shape must not pass as "cuDNN fused attention checked":
+ * head dims cuDNN documents (multiples of 8, at most 256; every GPU loom
+ * builds for is sm_80+) must have run on cuDNN, and the others, which that
+ * file refuses before asking cuDNN, on the fallback. Prints the path. */
+static void check_attention_path(const options *o, const bo_case *c, const loom_vendor_attn_stats *before)
+{
+    loom_vendor_attn_stats after;
+    loom_vendor_attention_stats(&after);
+    const long long ran = (long long)(after.cudnn_calls - before->cudnn_calls);
+    const long long fell = (long long)(after.fallback_calls - before->fallback_calls);
+    const int64_t d = c->p[4];
+    const int want_cudnn = d % 8 == 0 && d <= 256;
+    printf("%-12s %-18s   ran on %s%s%s\n", "", "",
+           fell ? "cuBLAS (fallback)" : loom_vendor_attn_path_name(after.last_path), fell ? ": " : "",
+           fell ? after.last_refusal : "");
+    if (strcmp(after.last_build_note, before->last_build_note) != 0) /* the SDPA operation refused first */
+        printf("%-12s %-18s   (first choice refused: %s)\n", "", "", after.last_build_note);
+    if (o->perf) return;
+    if (want_cudnn)
+        T_CHECK(ran > 0 && fell == 0,
+                "cuda_vendor.%s %s: cuDNN's fused attention did not run (%lld cuDNN, %lld fallback calls): %s",
+                bo_kind_op(c->kind), c->where, ran, fell, fell ? after.last_refusal : "no call counted");
+    else
+        T_CHECK(fell > 0 && ran == 0, "cuda_vendor.%s %s: head dim %lld should have taken the cuBLAS fallback",
+                bo_kind_op(c->kind), c->where, (long long)d);
+}
+#endif
 
 /* ---- one case ------------------------------------------------------------- */
 
@@ -241,6 +277,12 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
         double ms = 0, rel = NAN, tol = fmax(4.0 * floor_err, 1e-6);
         int64_t bad = 0;
         int guards_ok = 1;
+#ifdef LOOM_HAVE_CUDA
+        const int vendor_attention =
+            t == &loom_ops_cuda_vendor && (c->kind == BO_ATTENTION || c->kind == BO_ATTENTION_CAUSAL);
+        loom_vendor_attn_stats attn_before;
+        loom_vendor_attention_stats(&attn_before);
+#endif
         s = guarded_poison(&g);
         if (s == LOOM_OK)
             s = o->perf ? loom_device_time_ms(run_once, &rc, 3, o->reps, &ms) : loom_device_time_ms(run_once, &rc, 0, 1, &ms);
@@ -254,6 +296,9 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
             }
         }
         report(o, t, c, rel, tol, bad, guards_ok, ms, bytes, s);
+#ifdef LOOM_HAVE_CUDA
+        if (vendor_attention && s == LOOM_OK) check_attention_path(o, c, &attn_before);
+#endif
         T_CHECK(s == LOOM_OK, "%s.%s %s: %s", t->name, bo_kind_op(c->kind), c->where, loom_last_error());
         if (s == LOOM_OK && !o->perf) {
             T_CHECK(bad == 0, "%s.%s %s: %lld NaN/Inf (or unwritten) outputs", t->name, bo_kind_op(c->kind),

@@ -1,14 +1,16 @@
-/* attention_cublas.cu — vendor baseline for loom_ops.attention and
- * attention_causal (ops.h): per sample and per chunk of heads,
+/* attention_cublas.cu — the cuBLAS path of the vendor attention baseline
+ * (loom_ops.attention and attention_causal, ops.h) and the argument checks
+ * every vendor attention path shares. attention_cudnn.cu runs cuDNN's fused
+ * attention first and comes here for the shapes cuDNN refuses. Per sample
+ * and per chunk of heads:
  *   S = scale·Q·Kᵀ   cublasGemmStridedBatchedEx, fp16 in, fp32 scores;
  *   P = softmax(S)   one block per row, fp32 max/sum, P stored as fp16;
  *   O = P·V          cublasGemmStridedBatchedEx, fp32 accumulate, fp16 out.
  * Heads are the batch: head h of q[B,S,H·D] is the S×D submatrix at column
  * offset h·D with row stride H·D, so consecutive heads are D elements apart.
  * Scores are materialised (Sq·Sk·6 bytes per head: 96 MiB at 4096 tokens);
- * heads are chunked to keep the scratch near kScratch. A baseline for the
- * flash kernel, not a fast path. cuDNN's fused SDPA (graph API) is the other
- * candidate for later. Not yet run on a GPU. */
+ * heads are chunked to keep the scratch near kScratch. Any head dim works,
+ * which is why it is the fallback (the VAE's single 512-wide head). */
 #include <cfloat>
 #include <cmath>
 
@@ -68,8 +70,11 @@ __global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, 
         prow[j] = __float2half_rn(j < lim ? expf(row[j] - m) * inv : 0.0f);
 }
 
-loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
-                           loom_tensor *o, int heads, float scale, int causal)
+} // namespace
+
+loom_status loom_vendor_attention_check(const char *op, const loom_tensor *q, const loom_tensor *k,
+                                        const loom_tensor *v, const loom_tensor *o, int heads, float scale,
+                                        loom_vendor_attn_dims *dims)
 {
     LOOM_TRY(loom_cuda_check_tensor(op, "q", q));
     LOOM_TRY(loom_cuda_check_tensor(op, "k", k));
@@ -89,15 +94,27 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
     LOOM_TRY(loom_cuda_check_alias(op, "o", o, "q", q, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "o", o, "k", k, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "o", o, "v", v, 0));
-    if (b == 0 || sq == 0 || hdv == 0) return LOOM_OK;
+    *dims = loom_vendor_attn_dims{b, sq, sk, heads, hd / heads, hdv / heads, scale, 0};
+    if (b == 0 || sq == 0 || hdv == 0) {
+        dims->empty = 1;
+        return LOOM_OK;
+    }
     if (sk == 0) return loom_fail(LOOM_E_INVALID, "%s: no keys (k is [%lld, 0, %lld])", op, (long long)b, (long long)hd);
-    const int64_t d = hd / heads, dv = hdv / heads;
     LOOM_TRY(loom_cuda_check_int(op, "Sq", sq));
     LOOM_TRY(loom_cuda_check_int(op, "Sk", sk));
     LOOM_TRY(loom_cuda_check_int(op, "H*D", hd));
     LOOM_TRY(loom_cuda_check_int(op, "H*Dv", hdv));
-    if (!(scale > 0.0f)) scale = (float)(1.0 / sqrt((double)d)); /* as the CPU op */
+    if (!(scale > 0.0f)) dims->scale = (float)(1.0 / sqrt((double)dims->d)); /* as the CPU op */
+    return LOOM_OK;
+}
 
+loom_status loom_vendor_attention_cublas(const char *op, const loom_vendor_attn_dims *s, const loom_tensor *q,
+                                         const loom_tensor *k, const loom_tensor *v, loom_tensor *o, int causal)
+{
+    LOOM_NVTX_RANGE("vendor/attention_cublas");
+    const int64_t b = s->b, sq = s->sq, sk = s->sk, heads = s->heads, d = s->d, dv = s->dv;
+    const int64_t hd = heads * d, hdv = heads * dv;
+    const float scale = s->scale;
     const size_t per_head = (size_t)sq * (size_t)sk * (sizeof(float) + sizeof(__half));
     int64_t chunk = (int64_t)(kScratch / per_head);
     chunk = chunk < 1 ? 1 : (chunk > heads ? heads : chunk);
@@ -133,18 +150,3 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
     return LOOM_OK;
 }
 
-} // namespace
-
-loom_status loom_vendor_attention(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v, loom_tensor *o,
-                                  int heads, float scale)
-{
-    LOOM_NVTX_RANGE("vendor/attention");
-    return attention_impl("attention", q, k, v, o, heads, scale, 0);
-}
-
-loom_status loom_vendor_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
-                                         loom_tensor *o, int heads, float scale)
-{
-    LOOM_NVTX_RANGE("vendor/attention_causal");
-    return attention_impl("attention_causal", q, k, v, o, heads, scale, 1);
-}

@@ -10,7 +10,7 @@ extern "C" const loom_ops loom_ops_cuda_vendor = {
     loom_vendor_conv2d,           /* cuDNN convolution, NHWC */
     nullptr,                      /* group_norm */
     nullptr,                      /* layer_norm */
-    loom_vendor_attention,        /* cuBLAS batched GEMMs + fp32 softmax */
+    loom_vendor_attention,        /* cuDNN fused attention; cuBLAS GEMMs + softmax where cuDNN refuses */
     nullptr,                      /* geglu */
     nullptr,                      /* unary */
     nullptr,                      /* add */
@@ -19,7 +19,7 @@ extern "C" const loom_ops loom_ops_cuda_vendor = {
     nullptr,                      /* upsample2x */
     nullptr,                      /* timestep_embedding */
     nullptr,                      /* softmax */
-    loom_vendor_attention_causal, /* same, causal mask in the softmax */
+    loom_vendor_attention_causal, /* same, causal mask */
     nullptr,                      /* linear_adapted */
     nullptr,                      /* conv2d_adapted */
 };

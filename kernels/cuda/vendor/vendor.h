@@ -6,7 +6,8 @@
  *
  * State is process-wide and unsynchronised: one host thread drives the GPU,
  * everything on the default stream. Checked against the CPU reference on an
- * H200 (bench/results/2026-11-27-h200-vendor). */
+ * H200 (bench/results/2026-11-27-h200-vendor), before attention gained its
+ * cuDNN path (attention_cudnn.cu, not yet run on a GPU). */
 #ifndef LOOM_CUDA_VENDOR_H
 #define LOOM_CUDA_VENDOR_H
 
@@ -31,9 +32,28 @@ loom_status loom_vendor_linear(const loom_tensor *x, const loom_tensor *w, const
                                const loom_tensor *residual, loom_tensor *y);
 loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
                                const loom_tensor *residual, loom_tensor *y, const loom_conv2d_params *p);
+/* The loom_ops attention entries (attention_cudnn.cu): cuDNN's fused
+ * attention where cuDNN builds a plan for the shape, else the cuBLAS path. */
 loom_status loom_vendor_attention(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v, loom_tensor *o,
                                   int heads, float scale);
 loom_status loom_vendor_attention_causal(const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
                                          loom_tensor *o, int heads, float scale);
+
+/* An attention call's sizes after loom_vendor_attention_check: q[B,Sq,H·D],
+ * k[B,Sk,H·D], v[B,Sk,H·Dv]; scale is the effective one (≤ 0 became 1/√D);
+ * empty: nothing to compute (B, Sq or H·Dv is 0), the call is done. */
+struct loom_vendor_attn_dims {
+    int64_t b, sq, sk, heads, d, dv;
+    float scale;
+    int empty;
+};
+/* Every check of an attention call (attention_cublas.cu), shared by both
+ * paths so they refuse the same calls with the same messages. */
+loom_status loom_vendor_attention_check(const char *op, const loom_tensor *q, const loom_tensor *k,
+                                        const loom_tensor *v, const loom_tensor *o, int heads, float scale,
+                                        loom_vendor_attn_dims *dims);
+/* The cuBLAS path on checked, non-empty arguments: any head dim. */
+loom_status loom_vendor_attention_cublas(const char *op, const loom_vendor_attn_dims *s, const loom_tensor *q,
+                                         const loom_tensor *k, const loom_tensor *v, loom_tensor *o, int causal);
 
 #endif
