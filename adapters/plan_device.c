@@ -2,7 +2,7 @@
  *
  * Three passes over the host groups: count (rows touched, terms, tensor slots), lay out (every
  * present tensor checked and given an arena offset, shared factors of a row once), fill (f32 →
- * f16 conversion into one host staging buffer, one upload). Then the LoHa/LoKr ΔWs: each
+ * f16 or bf16 conversion of the factors into one host staging buffer, one upload). Then the LoHa/LoKr ΔWs: each
  * HADA/KRON term's dense f32 ΔW laid out in a second device allocation (terms of a row with the
  * same factors share one) and built there from the uploaded factors (adapter_dense.h). Device
  * tensor pointers are set only once their memory exists, and any failure frees the whole object,
@@ -36,7 +36,7 @@ typedef const loom_ad_group *(*row_fn)(const void *src, int row);
 typedef struct entry { /* one host tensor to upload */
     const float *src;
     size_t numel, offset;
-    int f16;
+    loom_dtype dt; /* on the device: LOOM_F32 (vectors) or the factor dtype */
 } entry;
 
 typedef struct slot { /* a device tensor whose data is entry `e` */
@@ -47,6 +47,7 @@ typedef struct slot { /* a device tensor whose data is entry `e` */
 typedef struct builder {
     row_fn get;
     const void *src;
+    loom_dtype factor_dt; /* LOOM_F16 or LOOM_BF16 */
     entry *entries;
     slot *slots;
     size_t n_entries, n_slots, bytes;
@@ -88,25 +89,25 @@ static loom_status check_host(const where *w, const loom_tensor *t, size_t *nume
 
 /* Lays out one tensor slot: src (host) → dst (device view, data set later). Entries from
  * row_first on belong to the current row and are searched for a shared factor. */
-static loom_status lay_out(builder *b, const where *w, const loom_tensor *src, loom_tensor *dst, int f16,
+static loom_status lay_out(builder *b, const where *w, const loom_tensor *src, loom_tensor *dst, loom_dtype dt,
                            size_t row_first)
 {
     memset(dst, 0, sizeof *dst);
     if (!src->data) return LOOM_OK; /* empty: all ones / zeros (adapter_plan.h) */
     size_t numel = 0;
     LOOM_TRY(check_host(w, src, &numel));
-    *dst = loom_tensor_view(NULL, f16 ? LOOM_F16 : LOOM_F32, src->ndim, src->shape);
+    *dst = loom_tensor_view(NULL, dt, src->ndim, src->shape);
     dst->device = LOOM_CUDA;
     size_t e = row_first;
     while (e < b->n_entries &&
-           !(b->entries[e].src == src->data && b->entries[e].numel == numel && b->entries[e].f16 == f16))
+           !(b->entries[e].src == src->data && b->entries[e].numel == numel && b->entries[e].dt == dt))
         e++;
     if (e == b->n_entries) {
-        const size_t esz = f16 ? 2 : sizeof(float), raw = numel ? numel * esz : 1; /* numel·4 fits (check_host) */
+        const size_t esz = loom_dtype_size(dt), raw = numel ? numel * esz : 1; /* numel·4 fits (check_host) */
         if (raw > SIZE_MAX - ARENA_ALIGN) return fail_at(w, "is too large");
         const size_t padded = (raw + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
         if (b->bytes > SIZE_MAX - padded) return fail_at(w, "does not fit the address space with the rest");
-        b->entries[b->n_entries++] = (entry){src->data, numel, b->bytes, f16};
+        b->entries[b->n_entries++] = (entry){src->data, numel, b->bytes, dt};
         b->bytes += padded;
     }
     b->slots[b->n_slots++] = (slot){dst, e};
@@ -121,7 +122,7 @@ static loom_status lay_out_term(builder *b, where *w, const loom_ad_term *t, loo
     static const char *const names[6] = {"down", "up", "down2", "up2", "in_scale", "out_scale"};
     for (int k = 0; k < 6; k++) {
         w->name = names[k];
-        LOOM_TRY(lay_out(b, w, src[k], dst[k], k < 4, row_first));
+        LOOM_TRY(lay_out(b, w, src[k], dst[k], k < 4 ? b->factor_dt : LOOM_F32, row_first));
     }
     memset(&d->dense, 0, sizeof d->dense); /* a host plan's is never used: build_dense makes the device's */
     return LOOM_OK;
@@ -179,11 +180,11 @@ static loom_status lay_out_all(builder *b, loom_adapter_plans_device *p)
             loom_ad_group *d = &p->groups[gi];
             *d = g[s];
             where w = {r, s, -1, "in_scale"};
-            LOOM_TRY(lay_out(b, &w, &g[s].in_scale, &d->in_scale, 0, row_first));
+            LOOM_TRY(lay_out(b, &w, &g[s].in_scale, &d->in_scale, LOOM_F32, row_first));
             w.name = "out_scale";
-            LOOM_TRY(lay_out(b, &w, &g[s].out_scale, &d->out_scale, 0, row_first));
+            LOOM_TRY(lay_out(b, &w, &g[s].out_scale, &d->out_scale, LOOM_F32, row_first));
             w.name = "bias_add";
-            LOOM_TRY(lay_out(b, &w, &g[s].bias_add, &d->bias_add, 0, row_first));
+            LOOM_TRY(lay_out(b, &w, &g[s].bias_add, &d->bias_add, LOOM_F32, row_first));
             d->terms = g[s].n_terms ? &p->terms[ti] : NULL;
             for (int k = 0; k < g[s].n_terms; k++, ti++) {
                 w.term = k;
@@ -202,9 +203,12 @@ static loom_status upload(builder *b, loom_adapter_plans_device *p)
     if (!stage) return loom_fail(LOOM_E_NOMEM, "adapter plan upload: no host memory for %zu bytes of staging", b->bytes);
     for (size_t j = 0; j < b->n_entries; j++) {
         const entry *e = &b->entries[j];
-        if (e->f16) {
+        if (e->dt == LOOM_F16) { /* round to nearest even, as torch's casts */
             uint16_t *h = (uint16_t *)(stage + e->offset);
             for (size_t i = 0; i < e->numel; i++) h[i] = loom_f32_to_f16(e->src[i]);
+        } else if (e->dt == LOOM_BF16) {
+            uint16_t *h = (uint16_t *)(stage + e->offset);
+            for (size_t i = 0; i < e->numel; i++) h[i] = loom_f32_to_bf16(e->src[i]);
         } else if (e->numel) {
             memcpy(stage + e->offset, e->src, e->numel * sizeof(float));
         }
@@ -307,12 +311,16 @@ static loom_status build_dense(loom_adapter_plans_device *p)
     return st;
 }
 
-static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, loom_adapter_plans_device **out)
+static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, loom_dtype dt,
+                         loom_adapter_plans_device **out)
 {
     *out = NULL;
     if (n_rows < 0 || n_sets < 0)
         return loom_fail(LOOM_E_INVALID, "adapter plan upload: %d rows of %d sets", n_rows, n_sets);
-    builder b = {get, src, NULL, NULL, 0, 0, 0};
+    if (dt != LOOM_F16 && dt != LOOM_BF16)
+        return loom_fail(LOOM_E_INVALID, "adapter plan upload: factors as %s; the CUDA ops take f16 or bf16",
+                         loom_dtype_name(dt));
+    builder b = {get, src, dt, NULL, NULL, 0, 0, 0};
     size_t n_touched = 0, n_terms = 0, n_slots = 0;
     LOOM_TRY(count(&b, n_rows, n_sets, &n_touched, &n_terms, &n_slots));
     loom_adapter_plans_device *p = calloc(1, sizeof *p);
@@ -341,23 +349,35 @@ static loom_status build(row_fn get, const void *src, int n_rows, int n_sets, lo
     return LOOM_OK;
 }
 
-loom_status loom_adapter_plans_device_build(const loom_adapter_plans *host, int n_rows,
-                                            loom_adapter_plans_device **out)
+loom_status loom_adapter_plans_device_build_dtype(const loom_adapter_plans *host, int n_rows, loom_dtype dtype,
+                                                  loom_adapter_plans_device **out)
 {
     if (!host) {
         *out = NULL;
         return loom_fail(LOOM_E_INVALID, "adapter plan upload: no host plans");
     }
-    return build(plans_row, host, n_rows, loom_adapter_plans_n_sets(host), out);
+    return build(plans_row, host, n_rows, loom_adapter_plans_n_sets(host), dtype, out);
 }
 
-loom_status loom_ad_groups_to_device(const loom_ad_group *host, int n, loom_adapter_plans_device **out)
+loom_status loom_adapter_plans_device_build(const loom_adapter_plans *host, int n_rows,
+                                            loom_adapter_plans_device **out)
+{
+    return loom_adapter_plans_device_build_dtype(host, n_rows, LOOM_F16, out);
+}
+
+loom_status loom_ad_groups_to_device_dtype(const loom_ad_group *host, int n, loom_dtype dtype,
+                                           loom_adapter_plans_device **out)
 {
     if (n > 0 && !host) {
         *out = NULL;
         return loom_fail(LOOM_E_INVALID, "adapter plan upload: %d groups but no group array", n);
     }
-    return build(array_row, host, 1, n, out);
+    return build(array_row, host, 1, n, dtype, out);
+}
+
+loom_status loom_ad_groups_to_device(const loom_ad_group *host, int n, loom_adapter_plans_device **out)
+{
+    return loom_ad_groups_to_device_dtype(host, n, LOOM_F16, out);
 }
 
 int loom_adapter_plans_device_n_sets(const loom_adapter_plans_device *p) { return p ? p->n_sets : 0; }

@@ -40,6 +40,8 @@ typedef struct bench_opts {
     int n_loras;
     loom_backend backend;
     int own, vendor;
+    loom_dtype dtype; /* CUDA storage: f16 or bf16 */
+    int ops;          /* --ops: per-op GPU time inside the step */
     int width, height, batch, warmup, reps;
 } bench_opts;
 
@@ -49,12 +51,14 @@ static void usage(FILE *f)
                "  -m, --model FILE           checkpoint (loom make-checkpoint --preset sd15 makes a random SD1.5)\n"
                "      --backend cuda|cpu     default cuda\n"
                "      --kernels LIST         own, vendor or own,vendor (default own,vendor; CUDA only)\n"
+               "      --dtype f16|bf16       CUDA storage type (default f16)\n"
                "  -W, --width N  -H, --height N   pixels, multiples of 64 (default 512)\n"
                "      --batch N              UNet rows per step (default 2: one image with CFG)\n"
                "      --warmup N             untimed steps first (default 2)\n"
                "      --reps N               timed steps (default 10)\n"
                "      --lora-model-dir DIR   with --lora NAME[:w] (repeatable): also time the step with these\n"
                "                             adapters applied live, and report their overhead\n"
+               "      --ops                  also the step's GPU time per op (CUDA events around each op), own vs vendor\n"
                "      --csv FILE             also write the rows as CSV\n");
 }
 
@@ -72,11 +76,15 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 
 static int parse(int argc, char **argv, bench_opts *o, int *help)
 {
-    *o = (bench_opts){.backend = LOOM_BACKEND_CUDA, .own = 1, .vendor = 1, .width = 512, .height = 512,
+    *o = (bench_opts){.backend = LOOM_BACKEND_CUDA, .own = 1, .vendor = 1, .dtype = LOOM_F16, .width = 512, .height = 512,
                       .batch = 2, .warmup = 2, .reps = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return *help = 1, 1;
+        if (!strcmp(a, "--ops")) {
+            o->ops = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "loom bench: %s needs a value (try 'loom bench --help')\n", a);
             return 0;
@@ -96,6 +104,10 @@ static int parse(int argc, char **argv, bench_opts *o, int *help)
             o->vendor = !strcmp(v, "vendor") || !strcmp(v, "own,vendor") || !strcmp(v, "vendor,own");
             if (!o->own && !o->vendor)
                 return fprintf(stderr, "loom bench: --kernels '%s': expected own, vendor or own,vendor\n", v), 0;
+        } else if (!strcmp(a, "--dtype")) {
+            if (!strcmp(v, "f16") || !strcmp(v, "fp16")) o->dtype = LOOM_F16;
+            else if (!strcmp(v, "bf16")) o->dtype = LOOM_BF16;
+            else return fprintf(stderr, "loom bench: --dtype '%s': expected f16 or bf16\n", v), 0;
         } else if (!strcmp(a, "-W") || !strcmp(a, "--width")) {
             if (!parse_int(a, v, 64, 4096, &o->width)) return 0;
         } else if (!strcmp(a, "-H") || !strcmp(a, "--height")) {
@@ -115,7 +127,9 @@ static int parse(int argc, char **argv, bench_opts *o, int *help)
     if (o->width % 64 || o->height % 64)
         return fprintf(stderr, "loom bench: -W/-H must be multiples of 64\n"), 0;
     if (o->n_loras && !o->lora_dir) return fprintf(stderr, "loom bench: --lora needs --lora-model-dir\n"), 0;
-    if (o->backend == LOOM_BACKEND_CPU) o->own = 1, o->vendor = 0;
+    if (o->backend == LOOM_BACKEND_CPU && o->dtype == LOOM_BF16)
+        return fprintf(stderr, "loom bench: --dtype bf16 needs --backend cuda\n"), 0;
+    if (o->backend == LOOM_BACKEND_CPU) o->own = 1, o->vendor = 0, o->dtype = LOOM_F32;
     return 1;
 }
 
@@ -174,6 +188,50 @@ static loom_status time_steps(const loom_sd_model *m, const loom_ops *ops, const
     return s;
 }
 
+#define PROFILE_STEPS 3
+#define MAX_OPS 32
+
+/* The step's GPU time per op: PROFILE_STEPS steps through a profiled table, mean per step. The
+ * K/V cache keys on the table's address, which the profiled tables share: both kernel sets'
+ * profiled steps reuse the first one's cross-attention K/V (timing only; results are unused). */
+static loom_status profile_ops(const loom_sd_model *m, const loom_ops *ops, step_io *io, loom_op_time *t, int *n)
+{
+    const loom_ops *prof = loom_ops_profiled(ops);
+    for (int i = 0; i < PROFILE_STEPS; i++)
+        LOOM_TRY(loom_unet_forward_ad(&m->unet, prof, NULL, &io->x, &io->t, &io->ctx, &io->eps));
+    LOOM_TRY(loom_op_profile_take(t, MAX_OPS, n));
+    for (int i = 0; i < *n; i++) t[i].ms /= PROFILE_STEPS, t[i].calls /= PROFILE_STEPS;
+    return LOOM_OK;
+}
+
+static double op_ms(const loom_op_time *t, int n, const char *op, int *calls)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(t[i].op, op)) return *calls = t[i].calls, t[i].ms;
+    return *calls = 0, 0.0;
+}
+
+static loom_status report_ops(const loom_sd_model *m, const bench_opts *o, step_io *io)
+{
+    loom_op_time t[2][MAX_OPS];
+    int n[2] = {0, 0};
+    for (int k = 0; k < 2; k++)
+        if (k == 0 ? o->own : o->vendor)
+            LOOM_TRY(profile_ops(m, loom_backend_ops_dtype(o->backend, k == 1, o->dtype), io, t[k], &n[k]));
+    printf("per-op GPU time in the step (CUDA events around each op, mean of %d steps):\n", PROFILE_STEPS);
+    printf("%-20s %6s %10s %10s\n", "op", "calls", "own ms", "vendor ms");
+    const loom_op_time *names = n[0] ? t[0] : t[1];
+    double sum[2] = {0, 0};
+    for (int i = 0; i < (n[0] ? n[0] : n[1]); i++) {
+        int c0 = 0, c1 = 0;
+        const double a = op_ms(t[0], n[0], names[i].op, &c0), b = op_ms(t[1], n[1], names[i].op, &c1);
+        sum[0] += a, sum[1] += b;
+        printf("%-20s %6d %10.3f %10.3f\n", names[i].op, c0 ? c0 : c1, a, b);
+    }
+    printf("%-20s %6s %10.3f %10.3f\n", "sum of ops", "", sum[0], sum[1]);
+    return LOOM_OK;
+}
+
 /* The step's memory: the UNet's planned activation arena (device_arena.h) against what it could
  * not go below and what no reuse at all would take, the K/V cache, the pool's high-water mark. */
 static loom_status report_memory(const loom_sd_model *m)
@@ -202,7 +260,7 @@ static loom_status run(const bench_opts *o, FILE *csv)
         if (ps != LOOM_OK) return loom_fail_wrap(ps, "--backend cuda");
     }
     loom_sd_model m;
-    LOOM_TRY(loom_sd_model_load(&m, o->model, NULL, o->backend));
+    LOOM_TRY(loom_sd_model_load_dtype(&m, o->model, NULL, o->backend, o->dtype));
     const loom_unet_config *c = &m.unet.cfg;
     const int64_t b = o->batch, lh = o->height / 8, lw = o->width / 8;
     const int64_t xs[4] = {b, lh, lw, c->in_channels}, cs[3] = {b, 77, c->context_dim};
@@ -224,16 +282,17 @@ static loom_status run(const bench_opts *o, FILE *csv)
         loom_gen_request req;
         memset(&req, 0, sizeof req);
         req.backend = o->backend, req.lora_dir = o->lora_dir, req.loras = o->loras, req.n_loras = o->n_loras;
+        req.bf16 = o->dtype == LOOM_BF16;
         s = loom_gen_adapters_prepare(&req, &m, NULL, 1, &ads);
     }
-    printf("loom bench: UNet step on %s, %s, %dx%d, batch %d, %d reps after %d warm-up\n", desc, o->model, o->width,
-           o->height, o->batch, o->reps, o->warmup);
+    printf("loom bench: UNet step on %s, %s, %dx%d, batch %d, %s, %d reps after %d warm-up\n", desc, o->model,
+           o->width, o->height, o->batch, loom_dtype_name(o->dtype), o->reps, o->warmup);
     printf("%-8s %-10s %10s %10s %8s %s\n", "kernels", "adapters", "median ms", "best ms", "it/s", "note");
     if (csv) fprintf(csv, "device,model,kernels,adapters,width,height,batch,median_ms,best_ms\n");
     double own_ms = 0;
     for (int k = 0; s == LOOM_OK && k < 2; k++) {
         if (!(k == 0 ? o->own : o->vendor)) continue;
-        const loom_ops *ops = loom_backend_ops_kernels(o->backend, k == 1);
+        const loom_ops *ops = loom_backend_ops_dtype(o->backend, k == 1, o->dtype);
         const char *kname = k == 0 ? "own" : "vendor";
         double base_med = 0, base_best = 0;
         s = time_steps(&m, ops, NULL, &io, o, &base_med, &base_best);
@@ -256,6 +315,7 @@ static loom_status run(const bench_opts *o, FILE *csv)
         if (csv) fprintf(csv, "\"%s\",\"%s\",%s,%d,%d,%d,%d,%.4f,%.4f\n", desc, o->model, kname, o->n_loras, o->width,
                          o->height, o->batch, med, best);
     }
+    if (s == LOOM_OK && o->backend == LOOM_BACKEND_CUDA && o->ops) s = report_ops(&m, o, &io);
     if (s == LOOM_OK && o->backend == LOOM_BACKEND_CUDA) s = report_memory(&m);
     loom_gen_adapters_free(&ads);
     free(set_of);

@@ -207,6 +207,8 @@ static loom_status check_request(run *r)
     LOOM_TRY(loom_gen_output_check(q));
     if (q->vendor_kernels && q->backend != LOOM_BACKEND_CUDA)
         return loom_fail(LOOM_E_INVALID, "--kernels vendor needs --backend cuda");
+    if (q->bf16 && q->backend != LOOM_BACKEND_CUDA)
+        return loom_fail(LOOM_E_INVALID, "--dtype bf16 needs --backend cuda (the CPU backend computes in f32)");
     if (q->backend == LOOM_BACKEND_CUDA) { /* before the model loads: no GPU, or one this build has no code for */
         loom_status ps = loom_cuda_probe(0, NULL, 0);
         if (ps != LOOM_OK) return loom_fail_wrap(ps, "--backend cuda");
@@ -457,9 +459,10 @@ loom_status loom_generate(const loom_gen_request *req)
         s = loom_fail(LOOM_E_INVALID, "no model: pass -m FILE (scripts/demo.sh makes a demo checkpoint)");
         goto done;
     }
-    if ((s = loom_sd_model_load(&r.model, req->model_path, req->vae_path, req->backend)) != LOOM_OK) goto done;
+    r.ops = loom_backend_ops_dtype(req->backend, req->vendor_kernels, req->bf16 ? LOOM_BF16 : LOOM_F16);
+    if ((s = loom_sd_model_load_dtype(&r.model, req->model_path, req->vae_path, req->backend, r.ops->dtype)) != LOOM_OK)
+        goto done;
     r.model_loaded = 1;
-    r.ops = loom_backend_ops_kernels(req->backend, req->vendor_kernels);
     r.clip_skip = req->clip_skip > 0 ? req->clip_skip : 1;
     if (r.clip_skip > r.model.clip.cfg.layers) {
         s = loom_fail(LOOM_E_INVALID, "--clip-skip %d: the text encoder has %lld layers", r.clip_skip,

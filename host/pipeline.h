@@ -29,6 +29,7 @@ typedef struct loom_gen_request {
     int threads;                  /* CPU threads (0: all cores) */
     loom_backend backend;
     int vendor_kernels;           /* --kernels vendor: cuBLAS/cuDNN where they have the op (CUDA only) */
+    int bf16;                     /* --dtype bf16: CUDA storage in bf16 instead of f16 */
     const char *output;           /* path; "%d"/"%03d" patterns number the images */
     const char *dump_latent;      /* optional .safetensors with the final latent(s) */
     int progress;                 /* 1: progress bar on stderr */

@@ -214,7 +214,8 @@ loom_status loom_gen_adapters_prepare(const loom_gen_request *req, const loom_sd
         s = loom_adapter_plans_build(&model->adapter_map, out->sets, out->n_sets, base_weight, &bc, &out->plans);
     loom_tensor_free(&bc.host);
     if (s == LOOM_OK && out->plans && req->backend != LOOM_BACKEND_CPU) /* factors resident on the GPU */
-        s = loom_adapter_plans_device_build(out->plans, model->adapter_map.n_rows, &out->dplans);
+        s = loom_adapter_plans_device_build_dtype(out->plans, model->adapter_map.n_rows, model->w.dtype,
+                                                  &out->dplans); /* factors in the weights' storage type */
     for (int i = 0; specs && i < req->n_loras; i++) loom_adapter_spec_free(&specs[i]);
     free(specs);
     if (s != LOOM_OK) loom_gen_adapters_free(out);

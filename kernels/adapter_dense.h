@@ -31,8 +31,9 @@ typedef struct loom_ad_dense_shape {
  * exceeds the address space. */
 loom_status loom_ad_term_dense_shape(const loom_ad_term *t, const char *what, loom_ad_dense_shape *out);
 
-/* Queues the build of t's ΔW into dw on the default stream (no sync). t's factors are f16,
- * contiguous, on the CUDA device (adapters/plan_device.h's form); dw is f32, contiguous, on the
+/* Queues the build of t's ΔW into dw on the default stream (no sync). t's factors are f16 or
+ * bf16 (all in one dtype), contiguous, on the CUDA device (adapters/plan_device.h's form); dw is f32,
+ * contiguous, on the
  * CUDA device, shaped [O, K] as loom_ad_term_dense_shape gives, not overlapping a factor. The
  * same kernels as the adapted ops' per-call build (kernels/cuda/adapter_delta.cu), so the bits
  * are the same. t->dense is not read. LOOM_E_INVALID naming `what` on bad arguments,

@@ -29,19 +29,33 @@ const loom_ops *loom_backend_ops(loom_backend b)
 
 const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor)
 {
-    if (b != LOOM_BACKEND_CUDA || !vendor) return loom_backend_ops(b);
-    static loom_ops merged; /* built once; one host thread drives loom (DESIGN.md) */
-    if (!merged.name) {
+    return loom_backend_ops_dtype(b, vendor, LOOM_F16);
+}
+
+const loom_ops *loom_backend_ops_dtype(loom_backend b, int vendor, loom_dtype dtype)
+{
+    if (b != LOOM_BACKEND_CUDA || (!vendor && dtype != LOOM_BF16)) return loom_backend_ops(b);
+    /* [vendor][bf16], built once; one host thread drives loom (DESIGN.md). The CUDA ops dispatch
+     * on their tensors' dtype, so a bf16 table is the same entries with bf16 activations. */
+    static loom_ops tables[2][2];
+    static const char *const names[2][2] = {{"cuda", "cuda (bf16)"},
+                                            {"cuda (vendor kernels)", "cuda (vendor kernels, bf16)"}};
+    const int v = vendor != 0, h = dtype == LOOM_BF16;
+    loom_ops *t = &tables[v][h];
+    if (!t->name) {
         const loom_ops *own = &loom_ops_cuda, *ven = &loom_ops_cuda_vendor;
-        merged = *own;
-#define TAKE(e) merged.e = ven->e ? ven->e : own->e
-        TAKE(linear), TAKE(conv2d), TAKE(group_norm), TAKE(layer_norm), TAKE(attention), TAKE(geglu), TAKE(unary);
-        TAKE(add), TAKE(mul), TAKE(concat), TAKE(upsample2x), TAKE(timestep_embedding), TAKE(softmax);
-        TAKE(attention_causal), TAKE(linear_adapted), TAKE(conv2d_adapted);
+        *t = *own;
+        if (v) {
+#define TAKE(e) t->e = ven->e ? ven->e : own->e
+            TAKE(linear), TAKE(conv2d), TAKE(group_norm), TAKE(layer_norm), TAKE(attention), TAKE(geglu);
+            TAKE(unary), TAKE(add), TAKE(mul), TAKE(concat), TAKE(upsample2x), TAKE(timestep_embedding);
+            TAKE(softmax), TAKE(attention_causal), TAKE(linear_adapted), TAKE(conv2d_adapted);
 #undef TAKE
-        merged.name = "cuda (vendor kernels)";
+        }
+        t->dtype = h ? LOOM_BF16 : LOOM_F16;
+        t->name = names[v][h];
     }
-    return &merged;
+    return t;
 }
 
 loom_status loom_op_missing(const loom_ops *ops, const char *op)

@@ -13,6 +13,9 @@ const loom_ops *loom_backend_ops(loom_backend b);
  * vendor baselines (cuBLAS linear, cuDNN conv, cuDNN fused attention) in place of
  * loom's kernels wherever the vendor table has the op (`--kernels vendor`). */
 const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor);
+/* As loom_backend_ops_kernels with the CUDA storage type: LOOM_F16 (default) or LOOM_BF16
+ * (`--dtype bf16`: the same kernels on bf16 activations and weights). Ignored on the CPU (f32). */
+const loom_ops *loom_backend_ops_dtype(loom_backend b, int vendor, loom_dtype dtype);
 
 /* Threads the CPU backend may use (0: all cores; OpenBLAS does the GEMMs). */
 void loom_cpu_set_threads(int n);
@@ -59,10 +62,26 @@ loom_status loom_device_sync(void);
  * and back (f16 device → f32 host, exact). */
 loom_status loom_device_upload_f32_as_f16(void *dst_dev, const float *src_host, size_t n);
 loom_status loom_device_download_f16_as_f32(float *dst_host, const void *src_dev, size_t n);
+/* The same with bf16 on the device (round to nearest even, as loom_f32_to_bf16; bf16 → f32 is
+ * exact): the `--dtype bf16` weights and model boundary. */
+loom_status loom_device_upload_f32_as_bf16(void *dst_dev, const float *src_host, size_t n);
+loom_status loom_device_download_bf16_as_f32(float *dst_host, const void *src_dev, size_t n);
 
 /* Times fn(ctx) on the GPU with CUDA events: `warmup` untimed calls, then
  * `reps` timed ones (one event pair each); *median_ms gets the median.
  * A failing fn stops the timing and its status is returned. */
 loom_status loom_device_time_ms(loom_status (*fn)(void *ctx), void *ctx, int warmup, int reps, double *median_ms);
+
+/* Per-op GPU time inside a real forward pass (kernels/cuda/op_profile.cu, `loom bench --ops`):
+ * the returned table runs `base`'s entries between two CUDA events each, without syncing;
+ * loom_op_profile_take waits for the last and returns, per op that ran since the previous take
+ * (or since loom_ops_profiled), its calls and summed milliseconds. One profiled table at a time. */
+typedef struct loom_op_time {
+    const char *op;
+    int calls;
+    double ms;
+} loom_op_time;
+const loom_ops *loom_ops_profiled(const loom_ops *base);
+loom_status loom_op_profile_take(loom_op_time *out, int max, int *n);
 
 #endif

@@ -74,6 +74,18 @@ loom_status loom_device_download_f16_as_f32(float *dst_host, const void *src_dev
     return no_cuda("device_download_f16_as_f32");
 }
 
+loom_status loom_device_upload_f32_as_bf16(void *dst_dev, const float *src_host, size_t n)
+{
+    (void)dst_dev, (void)src_host, (void)n;
+    return no_cuda("device_upload_f32_as_bf16");
+}
+
+loom_status loom_device_download_bf16_as_f32(float *dst_host, const void *src_dev, size_t n)
+{
+    (void)dst_host, (void)src_dev, (void)n;
+    return no_cuda("device_download_bf16_as_f32");
+}
+
 loom_status loom_device_time_ms(loom_status (*fn)(void *ctx), void *ctx, int warmup, int reps, double *median_ms)
 {
     (void)fn, (void)ctx, (void)warmup, (void)reps;
@@ -86,4 +98,14 @@ loom_status loom_cuda_ad_term_delta(const loom_ad_term *t, const char *what, con
 {
     (void)t, (void)dw;
     return no_cuda(what);
+}
+
+/* backend.h's op profiler: nothing to time without CUDA. */
+const loom_ops *loom_ops_profiled(const loom_ops *base) { return base; }
+
+loom_status loom_op_profile_take(loom_op_time *out, int max, int *n)
+{
+    (void)out, (void)max;
+    *n = 0;
+    return no_cuda("op_profile_take");
 }

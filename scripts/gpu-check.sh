@@ -212,7 +212,7 @@ if [ -x "$loom_bin" ] && [[ $skip != *" bench "* ]]; then
   {
     echo "== loom bench"
     "$loom_bin" make-checkpoint --preset sd15 --seed 1 "$ckpt" &&
-      timeout 300 "$loom_bin" bench -m "$ckpt" -W 512 -H 512 --batch 2 --reps 10
+      timeout 300 "$loom_bin" bench -m "$ckpt" -W 512 -H 512 --batch 2 --reps 10 --ops
     echo "== exit $?"
     "$loom_bin" make-checkpoint --preset demo --seed 1 "$demo" &&
       timeout 120 "$loom_bin" bench -m "$demo" -W 512 -H 512 --batch 2 --reps 10 \
@@ -221,7 +221,7 @@ if [ -x "$loom_bin" ] && [[ $skip != *" bench "* ]]; then
   } >"$BUILD/bench.log" 2>&1
   cat "$BUILD/bench.log" >>"$OUT/perf.log"
   if grep "^== exit" "$BUILD/bench.log" | grep -qv "== exit 0$"; then perf_rc=1; fi
-  bench_txt=$(grep -v "^== " "$BUILD/bench.log" | grep -E "^loom bench|^kernels|^own|^vendor|error|failed")
+  bench_txt=$(grep -v "^== " "$BUILD/bench.log" | grep -E "^loom bench|^kernels|^own|^vendor|^sum of ops|^memory|error|failed")
   rm -f "$ckpt" "$demo"
 fi
 
@@ -254,7 +254,9 @@ import csv, sys
 def load(p):
     try:
         with open(p) as f:
-            return {(r["table"], r["op"], r["shape"]): r for r in csv.DictReader(f)}
+            # bf16 rows (test_backend_ops --dtype) as their own table, "cuda/bf16"; f16 rows keep the bare name
+            return {(r["table"] + ("/" + r["dtype"] if r.get("dtype", "f16") not in ("", "f16") else ""), r["op"],
+                     r["shape"]): r for r in csv.DictReader(f)}
     except OSError:
         return {}
 chk, prf = load(sys.argv[1]), load(sys.argv[2])
@@ -269,7 +271,7 @@ for key in list(chk) + [k for k in prf if k not in chk]:
     ms = f'{float(p["ms"]):.4f}' if p else "-"
     tf = f'{float(p["tflops"]):.1f}' if p else "-"
     t = tor.get((key[1], key[2]))
-    ratio = f'{float(c["rel_l2"]) / float(t["torch_rel_l2"]):.2f}' if c and t else "-"
+    ratio = f'{float(c["rel_l2"]) / float(t["torch_rel_l2"]):.2f}' if c and t and "/" not in key[0] else "-"  # torch: fp16
     tms = f'{float(t["torch_ms"]):.4f}' if t else "-"
     print(f"| {key[0]} | {key[1]} | {key[2]} | {rel} | {pct} | {ratio} | {res} | {ms} | {tf} | {tms} |")
 EOF

@@ -36,6 +36,7 @@ static void usage(FILE *f)
             "      --strength X           img2img denoising strength (default 0.75)\n"
             "      --backend cpu|cuda     where the models run (default cpu)\n"
             "      --kernels own|vendor   CUDA: loom's kernels (default) or cuBLAS/cuDNN baselines where they exist\n"
+            "      --dtype f16|bf16       CUDA: weights and activations in fp16 (default) or bf16 (fp32 accumulation)\n"
             "      --dump-latent FILE     write the final latent(s) as .safetensors\n"
             "      --lora-model-dir DIR   where <lora:NAME:w> / <lyco:…> prompt tags and --lora names are found\n"
             "                             (file name without extension, or its ss_output_name alias)\n"
@@ -179,6 +180,10 @@ int loom_generate_parse(int argc, char **argv, loom_gen_request *req, int *help)
             if (!strcmp(v, "own")) req->vendor_kernels = 0;
             else if (!strcmp(v, "vendor")) req->vendor_kernels = 1;
             else return bad(a, "expected own or vendor", v);
+        } else if (!strcmp(a, "--dtype")) {
+            if (!strcmp(v, "f16") || !strcmp(v, "fp16")) req->bf16 = 0;
+            else if (!strcmp(v, "bf16")) req->bf16 = 1;
+            else return bad(a, "expected f16 or bf16", v);
         } else {
             fprintf(stderr, "loom generate: unknown option '%s' (try 'loom generate --help')\n", a);
             return 2;

@@ -43,7 +43,7 @@ loom_status loom_model_upload(const loom_ops *ops, const loom_tensor *host, loom
     *out = (loom_tensor){0};
     if (host->device != LOOM_HOST || host->dtype != LOOM_F32 || !loom_tensor_is_contiguous(host))
         return loom_fail(LOOM_E_INVALID, "model upload: the source must be contiguous host f32");
-    if (dtype != LOOM_F16 && dtype != LOOM_F32)
+    if (dtype != LOOM_F16 && dtype != LOOM_BF16 && dtype != LOOM_F32)
         return loom_fail(LOOM_E_UNSUPPORTED, "model upload: %s tensors are not supported", loom_dtype_name(dtype));
     LOOM_TRY(loom_tensor_alloc(ops->device, dtype, host->ndim, host->shape, out));
     const size_t n = (size_t)loom_tensor_numel(host);
@@ -52,6 +52,7 @@ loom_status loom_model_upload(const loom_ops *ops, const loom_tensor *host, loom
         s = dtype == LOOM_F32 ? loom_tensor_to_f32(host, out->data)
                               : loom_fail(LOOM_E_UNSUPPORTED, "model upload: f16 on the host");
     else if (dtype == LOOM_F16) s = loom_device_upload_f32_as_f16(out->data, host->data, n);
+    else if (dtype == LOOM_BF16) s = loom_device_upload_f32_as_bf16(out->data, host->data, n);
     else s = loom_device_upload(out->data, host->data, n * sizeof(float));
     if (s != LOOM_OK) loom_tensor_free(out);
     return s;
@@ -65,6 +66,7 @@ loom_status loom_model_download(const loom_tensor *dev, loom_tensor *host)
     const size_t n = (size_t)loom_tensor_numel(dev);
     if (dev->device == LOOM_HOST) return loom_tensor_to_f32(dev, host->data);
     if (dev->dtype == LOOM_F16) return loom_device_download_f16_as_f32(host->data, dev->data, n);
+    if (dev->dtype == LOOM_BF16) return loom_device_download_bf16_as_f32(host->data, dev->data, n);
     if (dev->dtype == LOOM_F32) return loom_device_download(host->data, dev->data, n * sizeof(float));
     return loom_fail(LOOM_E_UNSUPPORTED, "model download: %s tensors are not supported", loom_dtype_name(dev->dtype));
 }

@@ -90,9 +90,16 @@ static int weight_shape(void *user, const char *key, int64_t shape[4], int *ndim
 
 loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend)
 {
+    return loom_sd_model_load_dtype(m, path, vae_path, backend, loom_backend_ops(backend)->dtype);
+}
+
+loom_status loom_sd_model_load_dtype(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend,
+                                     loom_dtype dtype)
+{
     memset(m, 0, sizeof *m);
     loom_weights_init(&m->w, backend);
-    loom_status s = LOOM_OK;
+    loom_status s = loom_weights_set_dtype(&m->w, dtype);
+    if (s != LOOM_OK) return s;
     loom_clip_config cc;
     loom_unet_config uc;
     loom_vae_config vc;

@@ -35,6 +35,9 @@ typedef struct loom_sd_model {
  * the file and what is wrong ("x.safetensors: this is an SDXL checkpoint; loom
  * runs SD1.x models for now"). */
 loom_status loom_sd_model_load(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend);
+/* The same with the CUDA storage type (LOOM_F16 or LOOM_BF16; the CPU backend takes LOOM_F32). */
+loom_status loom_sd_model_load_dtype(loom_sd_model *m, const char *path, const char *vae_path, loom_backend backend,
+                                     loom_dtype dtype);
 void loom_sd_model_free(loom_sd_model *m);
 /* 1 when path is a folder (a diffusers model). */
 int loom_path_is_dir(const char *path);

@@ -9,6 +9,16 @@ void loom_weights_init(loom_weights *w, loom_backend backend)
 {
     memset(w, 0, sizeof *w);
     w->backend = backend;
+    w->dtype = loom_backend_ops(backend)->dtype;
+}
+
+loom_status loom_weights_set_dtype(loom_weights *w, loom_dtype dtype)
+{
+    if (w->backend == LOOM_BACKEND_CPU ? dtype != LOOM_F32 : dtype != LOOM_F16 && dtype != LOOM_BF16)
+        return loom_fail(LOOM_E_UNSUPPORTED, "%s weights on the %s backend (it stores %s)", loom_dtype_name(dtype),
+                         loom_backend_name(w->backend), w->backend == LOOM_BACKEND_CPU ? "f32" : "f16 or bf16");
+    w->dtype = dtype;
+    return LOOM_OK;
 }
 
 loom_status loom_weights_add(loom_weights *w, const loom_tfile *tf, loom_key_map_fn map, void *map_ctx)
@@ -128,14 +138,16 @@ loom_status loom_weights_get(loom_weights *w, const char *key, loom_weight_kind 
         return s;
     }
     if (w->backend != LOOM_BACKEND_CPU && kind != LOOM_W_HOST) {
-        /* the backend's copy: f16 on the GPU, converted there (backend.h); the host f32 goes */
+        /* the backend's copy: f16 or bf16 on the GPU, converted there (backend.h); the host f32 goes */
         const loom_ops *ops = loom_backend_ops(w->backend);
+        const size_t n = (size_t)loom_tensor_numel(out);
         loom_tensor dev;
-        s = loom_tensor_alloc(ops->device, ops->dtype, out->ndim, out->shape, &dev);
+        s = loom_tensor_alloc(ops->device, w->dtype, out->ndim, out->shape, &dev);
         if (s == LOOM_OK) {
-            s = ops->dtype == LOOM_F16 ? loom_device_upload_f32_as_f16(dev.data, out->data, (size_t)loom_tensor_numel(out))
-                                       : loom_fail(LOOM_E_UNSUPPORTED, "weights: %s storage on the %s backend",
-                                                   loom_dtype_name(ops->dtype), loom_backend_name(w->backend));
+            s = w->dtype == LOOM_F16    ? loom_device_upload_f32_as_f16(dev.data, out->data, n)
+                : w->dtype == LOOM_BF16 ? loom_device_upload_f32_as_bf16(dev.data, out->data, n)
+                                        : loom_fail(LOOM_E_UNSUPPORTED, "weights: %s storage on the %s backend",
+                                                    loom_dtype_name(w->dtype), loom_backend_name(w->backend));
             if (s != LOOM_OK) loom_tensor_free(&dev);
         }
         loom_tensor_free(out);

@@ -36,6 +36,7 @@ const char *loom_key_map_strip(void *ctx, const char *ldm_key, char *buf, size_t
 
 typedef struct loom_weights {
     loom_backend backend;
+    loom_dtype dtype;                 /* device storage (CUDA: f16 or bf16); f32 on the CPU */
     int n_sources;
     loom_weight_source sources[LOOM_WEIGHTS_MAX_SOURCES];
     uint64_t bytes_loaded; /* converted bytes handed out, for reports */
@@ -50,6 +51,8 @@ typedef enum loom_weight_kind {
 } loom_weight_kind;
 
 void loom_weights_init(loom_weights *w, loom_backend backend);
+/* CUDA storage type for the weights uploaded after this (f16 by default, or bf16). */
+loom_status loom_weights_set_dtype(loom_weights *w, loom_dtype dtype);
 /* Sources are searched in the order added: add an override (a --vae file) first. */
 loom_status loom_weights_add(loom_weights *w, const loom_tfile *tf, loom_key_map_fn map, void *map_ctx);
 

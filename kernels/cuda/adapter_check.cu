@@ -1,7 +1,8 @@
 /* adapter_check.cu — does a device plan fit the module (adapter_common.cuh)?
  *
  * The rules and messages of the CPU backend's adapter_check.c, with this backend's dtypes: the
- * factors f16 and the vectors f32, all on the CUDA device (adapters/plan_device.h); and, this
+ * factors in the activations' dtype (f16 or bf16, x's) and the vectors f32, all on the CUDA device
+ * (adapters/plan_device.h); and, this
  * backend only, a HADA/KRON term's optional precomputed ΔW `dense`, f32 [O, kh·kw·I]. Everything is
  * checked before the op queues any work, so a refused call leaves y untouched. For a conv module,
  * a factor that acts as a 1×1 conv (up, or any kernel factor of a 1×1 module) is also accepted
@@ -50,14 +51,15 @@ static loom_status check_vec(const loom_cuda_ad_module *m, const where *w, const
     return loom_cuda_check_alias(m->op, "y", m->y, b, t, 0);
 }
 
-/* A factor the kind needs: present, f16 device contiguous, at least 1-D with a leading extent in
+/* A factor the kind needs: present, in x's dtype (f16 or bf16) on the device, contiguous, at least 1-D with
+ * a leading extent in
  * 1 .. INT_MAX (the rank indexes the kernels), not overlapping y. */
 static loom_status check_present(const loom_cuda_ad_module *m, const where *w, const char *name, const loom_tensor *t)
 {
     char b[96];
     label(b, sizeof b, w, name);
     if (!t->data) return loom_fail(LOOM_E_INVALID, "%s: %s is missing (empty)", m->op, b);
-    LOOM_TRY(check_device(m->op, b, t, LOOM_F16, "factors"));
+    LOOM_TRY(check_device(m->op, b, t, m->x->dtype, "factors"));
     if (t->ndim < 1 || t->shape[0] < 1 || t->shape[0] > INT32_MAX) {
         char s[96];
         return loom_fail(LOOM_E_INVALID, "%s: %s is %s; its leading dim (the rank) must be >= 1", m->op, b,

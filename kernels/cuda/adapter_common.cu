@@ -11,7 +11,8 @@
  *     stored into an fp32 sum [run rows, O], each term added to it in fp32 (LoRA/LoCon as
  *     h = down ⊛ (t.in_scale ⊙ x), then sum += scale·t.out_scale ⊙ (h·upᵀ); the others as one
  *     GEMM/conv with ΔW), and one combine kernel that adds bias, bias_add and the residual and
- *     rounds to f16 once. Every GEMM sums each element in a fixed k order whatever the run's
+ *     rounds once to x's dtype (f16 or bf16; W, bias, residual, y and the factors share it).
+ *     Every GEMM sums each element in a fixed k order whatever the run's
  *     length (adapter_gemm.cu), so a sample's bits depend only on its input and its group.
  * Per-sample scales come from the group: one batch mixes adapter sets (issue 5 item 2).
  * Scratch: one grow-only device buffer (the vendor workspace's pattern: sync before freeing
@@ -23,7 +24,7 @@
  * every sample alone bit for bit, compute-sanitizer memcheck and racecheck clean. */
 #include <cstring>
 
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 #include "adapter_common.cuh"
 #include "nvtx.h"
@@ -60,18 +61,19 @@ static loom_status workspace(size_t bytes, void **out)
     return LOOM_OK;
 }
 
-/* y[e] = f16(sum[e] + bias[c] + bias_add[c] + residual[e]), c = e mod O, in the CPU op's order
- * (adapters.md §6.0: the bias after every scaling, the residual last). */
-__global__ void loom_ad_combine_kernel(__half *y, const float *sum, const __half *bias, const float *bias_add,
-                                       const __half *res, int64_t n, int64_t o)
+/* y[e] = T(sum[e] + bias[c] + bias_add[c] + residual[e]), c = e mod O, in the CPU op's order
+ * (adapters.md §6.0: the bias after every scaling, the residual last); T = x's dtype. */
+template <class T>
+__global__ void loom_ad_combine_kernel(T *y, const float *sum, const T *bias, const float *bias_add, const T *res,
+                                       int64_t n, int64_t o)
 {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
         const int64_t c = e % o;
         float v = sum[e];
-        if (bias) v += __half2float(bias[c]);
+        if (bias) v += loom_dt::to_float(bias[c]);
         if (bias_add) v += bias_add[c];
-        if (res) v += __half2float(res[e]);
-        y[e] = __float2half_rn(v);
+        if (res) v += loom_dt::to_float(res[e]);
+        y[e] = loom_dt::from_float<T>(v);
     }
 }
 
@@ -177,13 +179,13 @@ static loom_ad_gemm module_gemm(const loom_cuda_ad_module *m, int64_t i0, int64_
     loom_ad_gemm g;
     memset(&g, 0, sizeof g);
     const int64_t in_per = m->ih * m->iw * m->in;
-    const __half *x0 = (const __half *)m->x->data + i0 * in_per;
+    const void *x0 = (const unsigned char *)m->x->data + (size_t)(i0 * in_per) * loom_dtype_size(m->x->dtype);
     if (m->is_conv) {
-        g.a = x0, g.a_f16 = 1;
+        g.a = x0, g.a_type = m->x->dtype;
         g.ih = m->ih, g.iw = m->iw, g.cin = m->in, g.kh = m->kh, g.kw = m->kw, g.oh = m->oh, g.ow = m->ow;
         g.stride_h = m->p.stride_h, g.stride_w = m->p.stride_w, g.pad_h = m->p.pad_h, g.pad_w = m->p.pad_w;
     } else {
-        loom_cuda_ad_gemm_matrix(&g, x0, 1, n * m->oh, m->in);
+        loom_cuda_ad_gemm_matrix(&g, x0, m->x->dtype, n * m->oh, m->in);
     }
     g.a_scale = scale;
     g.m = n * m->oh * m->ow;
@@ -214,12 +216,13 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
                                int64_t i0, int64_t n)
 {
     const int64_t rows = n * m->oh * m->ow, out_per = m->oh * m->ow * m->o;
+    const loom_dtype dt = m->x->dtype; /* of x, W, bias, residual, y and the factors (checked) */
     float *sum = (float *)(s->base + s->sum_off), *h = (float *)(s->base + s->h_off);
     {
         LOOM_NVTX_RANGE("adapter/base");
         // sum[rows, O] = out_scale ⊙ (W[O, K] ⊛ (in_scale ⊙ x))
         loom_ad_gemm g = module_gemm(m, i0, n, (const float *)grp->in_scale.data);
-        g.b = m->weight->data, g.b_f16 = 1, g.c = sum, g.n_cols = m->o;
+        g.b = m->weight->data, g.b_type = dt, g.c = sum, g.n_cols = m->o;
         g.col_scale = (const float *)grp->out_scale.data, g.accumulate = 0;
         LOOM_TRY(loom_cuda_ad_gemm(&g));
     }
@@ -230,13 +233,13 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
             LOOM_NVTX_RANGE("adapter/lora");
             const int64_t r = t->down.shape[0];
             // h[rows, r] = down[r, kh, kw, I] ⊛ (t.in_scale ⊙ x)   (a conv with the module's geometry)
-            g.b = t->down.data, g.b_f16 = 1, g.c = h, g.n_cols = r, g.accumulate = 0;
+            g.b = t->down.data, g.b_type = dt, g.c = h, g.n_cols = r, g.accumulate = 0;
             LOOM_TRY(loom_cuda_ad_gemm(&g));
             // sum[rows, O] += scale·t.out_scale ⊙ (h[rows, r]·up[O, r]ᵀ)   (up as a 1×1 conv)
             loom_ad_gemm u;
             memset(&u, 0, sizeof u);
-            loom_cuda_ad_gemm_matrix(&u, h, 0, rows, r);
-            u.b = t->up.data, u.b_f16 = 1, u.c = sum, u.m = rows, u.n_cols = m->o;
+            loom_cuda_ad_gemm_matrix(&u, h, LOOM_F32, rows, r);
+            u.b = t->up.data, u.b_type = dt, u.c = sum, u.m = rows, u.n_cols = m->o;
             u.col_scale = (const float *)t->out_scale.data, u.alpha = t->scale, u.accumulate = 1;
             LOOM_TRY(loom_cuda_ad_gemm(&u));
             continue;
@@ -245,9 +248,9 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
         if (builds_delta(t)) { /* ΔW f32 [O, K], precomputed or built for this call */
             float *dw = nullptr;
             LOOM_TRY(delta_of(m, grp, s, j, &dw));
-            g.b = dw, g.b_f16 = 0;
-        } else { /* DENSE: down is ΔW, f16 */
-            g.b = t->down.data, g.b_f16 = 1;
+            g.b = dw, g.b_type = LOOM_F32;
+        } else { /* DENSE: down is ΔW, in x's dtype */
+            g.b = t->down.data, g.b_type = dt;
         }
         // sum[rows, O] += scale·t.out_scale ⊙ (ΔW[O, kh, kw, I] ⊛ (t.in_scale ⊙ x))
         g.c = sum, g.n_cols = m->o, g.col_scale = (const float *)t->out_scale.data, g.alpha = t->scale;
@@ -256,11 +259,18 @@ static loom_status run_samples(const loom_cuda_ad_module *m, const loom_ad_group
     }
     LOOM_NVTX_RANGE("adapter/combine");
     const int64_t ne = rows * m->o;
-    __half *y0 = (__half *)m->y->data + i0 * out_per;
-    const __half *r0 = m->residual ? (const __half *)m->residual->data + i0 * out_per : nullptr;
-    // y[rows, O] = f16(sum + bias + bias_add + residual)
-    loom_ad_combine_kernel<<<grid_for(ne), 256>>>(y0, sum, m->bias ? (const __half *)m->bias->data : nullptr,
-                                                  (const float *)grp->bias_add.data, r0, ne, m->o);
+    const size_t off = (size_t)(i0 * out_per) * loom_dtype_size(dt);
+    void *y0 = (unsigned char *)m->y->data + off;
+    const void *r0 = m->residual ? (const unsigned char *)m->residual->data + off : nullptr;
+    const void *bias = m->bias ? m->bias->data : nullptr;
+    const float *bias_add = (const float *)grp->bias_add.data;
+    // y[rows, O] = T(sum + bias + bias_add + residual)
+    if (dt == LOOM_BF16)
+        loom_ad_combine_kernel<__nv_bfloat16><<<grid_for(ne), 256>>>(
+            (__nv_bfloat16 *)y0, sum, (const __nv_bfloat16 *)bias, bias_add, (const __nv_bfloat16 *)r0, ne, m->o);
+    else
+        loom_ad_combine_kernel<__half><<<grid_for(ne), 256>>>((__half *)y0, sum, (const __half *)bias, bias_add,
+                                                              (const __half *)r0, ne, m->o);
     LOOM_LAUNCH_CHECK("loom_ad_combine_kernel");
     return LOOM_OK;
 }

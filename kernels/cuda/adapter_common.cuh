@@ -5,7 +5,8 @@
  * module is a 1×1 "conv" over the rows of a sample.
  *
  * Plan tensors on this backend (adapters/plan_device.h makes them): factors down/up/down2/up2
- * f16 on the CUDA device, vectors in_scale/out_scale/bias_add f32 on the CUDA device, and a
+ * in the activations' dtype (f16 or bf16) on the CUDA device, vectors in_scale/out_scale/bias_add f32 on the
+ * CUDA device, and a
  * HADA/KRON term's optional precomputed ΔW `dense` f32 [O, kh·kw·I] on the CUDA device. */
 #ifndef LOOM_CUDA_ADAPTER_COMMON_CUH
 #define LOOM_CUDA_ADAPTER_COMMON_CUH
@@ -24,7 +25,8 @@ struct loom_cuda_ad_module {
     int64_t oh, ow;        /* conv: output height and width; linear: rows per sample, 1 */
     loom_conv2d_params p;  /* conv only; linear: stride 1, no padding */
     int64_t batch;         /* samples: x's leading dim (1 for a 2-D linear x) */
-    /* the op's arguments (f16 device, checked); bias and residual may be NULL, residual may be y */
+    /* the op's arguments (f16 or bf16 device, one dtype, checked); bias and residual may be NULL,
+     * residual may be y */
     const loom_tensor *x, *weight, *bias, *residual;
     loom_tensor *y;
 };
@@ -34,7 +36,8 @@ struct loom_cuda_ad_module {
 loom_status loom_cuda_ad_check_module(const loom_cuda_ad_module *m);
 
 /* The plan fits the module (kernels/cpu/adapter_check.c's rules with this backend's dtypes):
- * batch, group indices, vector lengths, factor shapes per kind, f16/f32 on the device,
+ * batch, group indices, vector lengths, factor shapes per kind, factors in x's dtype (f16 or
+ * bf16) and vectors f32 on the device,
  * contiguous, no plan tensor overlapping y; a `dense` only on HADA/KRON terms, f32 [O, K].
  * One-line LOOM_E_INVALID naming m->op otherwise. */
 loom_status loom_cuda_ad_check_plan(const loom_cuda_ad_module *m, const loom_ad_plan *plan);
@@ -60,13 +63,13 @@ loom_status loom_cuda_ad_plain(int is_conv, const loom_tensor *x, const loom_ten
  * Each C element is one thread's sequential fp32 sum over k = 0 .. K−1: no split-K, the same
  * bits whatever M and the element's row. */
 struct loom_ad_gemm {
-    const void *a;         /* f16 or f32 */
-    int a_f16;
+    const void *a;         /* a_type */
+    loom_dtype a_type;     /* LOOM_F16, LOOM_BF16 or LOOM_F32 */
     const float *a_scale;  /* [cin] or NULL */
     int64_t ih, iw, cin, kh, kw, oh, ow;
     int stride_h, stride_w, pad_h, pad_w;
-    const void *b;         /* f16 or f32 [n_cols, kh·kw·cin] */
-    int b_f16;
+    const void *b;         /* b_type [n_cols, kh·kw·cin] */
+    loom_dtype b_type;     /* LOOM_F16, LOOM_BF16 or LOOM_F32 */
     float *c;              /* [m, n_cols] f32 */
     int64_t m, n_cols;
     const float *col_scale;
@@ -80,7 +83,7 @@ loom_status loom_cuda_ad_gemm_fits(const char *op, int64_t m, int64_t n, int64_t
 loom_status loom_cuda_ad_gemm(const loom_ad_gemm *g);
 
 /* Matrix geometry for A: rows of a row-major [m, cols] buffer. */
-void loom_cuda_ad_gemm_matrix(loom_ad_gemm *g, const void *a, int a_f16, int64_t m, int64_t cols);
+void loom_cuda_ad_gemm_matrix(loom_ad_gemm *g, const void *a, loom_dtype a_type, int64_t m, int64_t cols);
 
 /* ---- ΔW builders (adapter_delta.cu): dense f32 [O, kh·kw·I] in the target's layout --------- */
 /* HADA: (up·down) ⊙ (up2·down2); KRON: W1 ⊗ W2 as adapter_plan.h lays it out. The per-call

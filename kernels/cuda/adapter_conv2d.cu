@@ -1,8 +1,8 @@
 /* adapter_conv2d.cu — NHWC conv2d with live adapters on the GPU (ops.h conv2d_adapted,
  * kernels/adapter_plan.h; issue 5 item 2).
  *
- * The plain conv2d's checks under this op's name (the CPU op's messages, this backend's f16
- * device tensors), then the module's size limits and the device plan's checks
+ * The plain conv2d's checks under this op's name (the CPU op's messages, this backend's f16 or
+ * bf16 device tensors, one dtype a call), then the module's size limits and the device plan's checks
  * (adapter_check.cu), then the shared driver (adapter_common.cu). Low-rank downs run as
  * implicit-GEMM convs with the module's kernel, stride and padding and ups as 1×1 convs after
  * them (adapters.md §6.2; Tucker cores are already folded into the downs, §6.3). A NULL or empty
@@ -43,6 +43,10 @@ static loom_status check_conv(const char *op, const loom_tensor *x, const loom_t
         LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
         LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
     }
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));

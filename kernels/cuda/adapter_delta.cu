@@ -9,13 +9,14 @@
  * same bits. Layout: the target's, W [O, kh, kw, I] flattened to [O, K] with K = kh·kw·I and
  * column (p·kw + q)·I + i (kernels/adapter_plan.h).
  *
- * Every element is computed by one thread from f16 factors widened to fp32: a KRON element is a
- * product of two f16 values, exact in fp32; a HADA element sums r1 and r2 products in order (the
+ * Every element is computed by one thread from f16 or bf16 factors (all of a term's in one dtype)
+ * widened to fp32: a KRON element is a product of two 16-bit values, exact in fp32 (11- or 8-bit
+ * significands); a HADA element sums r1 and r2 products in order (the
  * CPU reference's build_hada_dense order). Grid-stride loops over int64 element indices, 256
  * threads a block, consecutive threads on consecutive columns (coalesced factor reads). */
 #include <cstdio>
 
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 #include "adapter_common.cuh"
 #include "nvtx.h"
@@ -26,29 +27,31 @@ extern "C" {
 }
 
 /* ΔW[o, e] = (Σ_a U1[o, a]·D1[a, e]) · (Σ_b U2[o, b]·D2[b, e]); D [r, K], U [O, r]. */
-__global__ void loom_ad_hada_kernel(float *dw, const __half *d1, const __half *u1, const __half *d2,
-                                    const __half *u2, int64_t o, int64_t k, int r1, int r2)
+template <class T>
+__global__ void loom_ad_hada_kernel(float *dw, const T *d1, const T *u1, const T *d2, const T *u2, int64_t o, int64_t k,
+                                    int r1, int r2)
 {
     const int64_t n = o * k;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
         const int64_t row = e / k, col = e - row * k;
         float s1 = 0.0f, s2 = 0.0f;
-        for (int a = 0; a < r1; a++) s1 += __half2float(u1[row * r1 + a]) * __half2float(d1[a * k + col]);
-        for (int b = 0; b < r2; b++) s2 += __half2float(u2[row * r2 + b]) * __half2float(d2[b * k + col]);
+        for (int a = 0; a < r1; a++) s1 += loom_dt::to_float(u1[row * r1 + a]) * loom_dt::to_float(d1[a * k + col]);
+        for (int b = 0; b < r2; b++) s2 += loom_dt::to_float(u2[row * r2 + b]) * loom_dt::to_float(d2[b * k + col]);
         dw[e] = s1 * s2;
     }
 }
 
 /* ΔW[o1·bd + o2, pq, i1·d + i2] = W1[o1, i1] · W2[o2, pq, i2]; W1 [a, c], W2 [bd, kk, d]. */
-__global__ void loom_ad_kron_kernel(float *dw, const __half *w1, const __half *w2, int64_t o, int64_t kk,
-                                    int64_t in, int64_t bd, int64_t c, int64_t d)
+template <class T>
+__global__ void loom_ad_kron_kernel(float *dw, const T *w1, const T *w2, int64_t o, int64_t kk, int64_t in, int64_t bd,
+                                    int64_t c, int64_t d)
 {
     const int64_t row_len = kk * in, n = o * row_len;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
         const int64_t row = e / row_len, col = e - row * row_len;
         const int64_t pq = col / in, i = col - pq * in;
         const int64_t o1 = row / bd, o2 = row - o1 * bd, i1 = i / d, i2 = i - i1 * d;
-        dw[e] = __half2float(w1[o1 * c + i1]) * __half2float(w2[(o2 * kk + pq) * d + i2]);
+        dw[e] = loom_dt::to_float(w1[o1 * c + i1]) * loom_dt::to_float(w2[(o2 * kk + pq) * d + i2]);
     }
 }
 
@@ -64,9 +67,16 @@ static loom_status launch_hada(const loom_ad_term *t, int64_t o, int64_t k, floa
     const int64_t n = o * k;
     if (n == 0) return LOOM_OK;
     LOOM_NVTX_RANGE("adapter/loha/delta");
-    loom_ad_hada_kernel<<<grid_for(n), 256>>>(dw, (const __half *)t->down.data, (const __half *)t->up.data,
-                                              (const __half *)t->down2.data, (const __half *)t->up2.data, o, k,
-                                              (int)t->down.shape[0], (int)t->down2.shape[0]);
+    const int r1 = (int)t->down.shape[0], r2 = (int)t->down2.shape[0];
+    if (t->down.dtype == LOOM_BF16) {
+        typedef __nv_bfloat16 B;
+        loom_ad_hada_kernel<B><<<grid_for(n), 256>>>(dw, (const B *)t->down.data, (const B *)t->up.data,
+                                                     (const B *)t->down2.data, (const B *)t->up2.data, o, k, r1, r2);
+    } else {
+        typedef __half H;
+        loom_ad_hada_kernel<H><<<grid_for(n), 256>>>(dw, (const H *)t->down.data, (const H *)t->up.data,
+                                                     (const H *)t->down2.data, (const H *)t->up2.data, o, k, r1, r2);
+    }
     LOOM_LAUNCH_CHECK("loom_ad_hada_kernel");
     return LOOM_OK;
 }
@@ -78,8 +88,12 @@ static loom_status launch_kron(const loom_ad_term *t, int64_t o, int64_t kk, int
     if (n == 0) return LOOM_OK;
     LOOM_NVTX_RANGE("adapter/lokr/delta");
     const int64_t a = t->down.shape[0], c = t->down.shape[1];
-    loom_ad_kron_kernel<<<grid_for(n), 256>>>(dw, (const __half *)t->down.data, (const __half *)t->up.data, o, kk, in,
-                                              o / a, c, in / c);
+    if (t->down.dtype == LOOM_BF16)
+        loom_ad_kron_kernel<__nv_bfloat16><<<grid_for(n), 256>>>(
+            dw, (const __nv_bfloat16 *)t->down.data, (const __nv_bfloat16 *)t->up.data, o, kk, in, o / a, c, in / c);
+    else
+        loom_ad_kron_kernel<__half><<<grid_for(n), 256>>>(dw, (const __half *)t->down.data, (const __half *)t->up.data,
+                                                          o, kk, in, o / a, c, in / c);
     LOOM_LAUNCH_CHECK("loom_ad_kron_kernel");
     return LOOM_OK;
 }
@@ -93,13 +107,15 @@ loom_status loom_cuda_ad_build_delta(const loom_cuda_ad_module *m, const loom_ad
     return loom_fail(LOOM_E_INVALID, "%s: no dense delta for a %s term", m->op, loom_ad_kind_name(t->kind));
 }
 
-/* A factor of a device plan: f16 on the CUDA device, contiguous (shape checked by the caller). */
+/* A factor of a device plan: on the CUDA device, contiguous, in the term's factor dtype — down's
+ * when that is bf16, else f16 (shape checked by the caller). */
 static loom_status check_factor(const char *what, const loom_ad_term *t, const char *name, const loom_tensor *f)
 {
-    if (f->dtype != LOOM_F16 || f->device != LOOM_CUDA || !loom_tensor_is_contiguous(f))
+    const loom_dtype want = t->down.dtype == LOOM_BF16 ? LOOM_BF16 : LOOM_F16;
+    if (f->dtype != want || f->device != LOOM_CUDA || !loom_tensor_is_contiguous(f))
         return loom_fail(LOOM_E_INVALID,
-                         "%s (%s): %s should be a contiguous f16 tensor on the CUDA device; got %s on the %s", what,
-                         loom_ad_kind_name(t->kind), name, loom_dtype_name(f->dtype),
+                         "%s (%s): %s should be a contiguous %s tensor on the CUDA device; got %s on the %s", what,
+                         loom_ad_kind_name(t->kind), name, loom_dtype_name(want), loom_dtype_name(f->dtype),
                          f->device == LOOM_CUDA ? "CUDA device" : "host");
     return LOOM_OK;
 }

@@ -1,9 +1,9 @@
 /* adapter_gemm.cu — the fp32-output implicit GEMM of the live-adapter ops (adapter_common.cuh).
  *
  * Correctness first (issue 5 item 2; the fused tensor-core version is the performance issue's):
- * plain fp32 FMA on CUDA cores, f16 or f32 operands widened to fp32 on load, so an adapter's
+ * plain fp32 FMA on CUDA cores, f16, bf16 or f32 operands widened to fp32 on load, so an adapter's
  * intermediate h = down ⊛ x, a dense ΔW built in fp32 and the running sum of base + terms are
- * never rounded to f16 — the op rounds once, in the combine (adapter_common.cu).
+ * never rounded to 16 bits — the op rounds once, in the combine (adapter_common.cu).
  *
  * Tiling: a 256-thread block computes a 64×64 tile of C, walking K in steps of 16 through shared
  * memory (as[16][66], bs[16][66]: 8.4 KB). Loads: thread t fetches column lk = t % 16 of the k
@@ -17,7 +17,7 @@
  * Speed (H100, batch 2): 0.14 ms for [4096, 320]·[320, 320]ᵀ per sample, 1.07 ms for a 3×3 conv
  * 64×64×320 → 320, about 12–14 TFLOP/s — a fraction of the tensor-core GEMM; a LoRA of rank
  * 32 adds 35–55 % over the base (two more GEMMs, one of them on fp32 h). */
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 #include "adapter_common.cuh"
 
@@ -45,6 +45,7 @@ struct ad_kernel_args {
 };
 
 __device__ __forceinline__ float ad_load(const __half *p, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float ad_load(const __nv_bfloat16 *p, int64_t i) { return __bfloat162float(p[i]); }
 __device__ __forceinline__ float ad_load(const float *p, int64_t i) { return p[i]; }
 
 template <typename TA, typename TB>
@@ -147,9 +148,9 @@ loom_status loom_cuda_ad_gemm_fits(const char *op, int64_t m, int64_t n, int64_t
     return LOOM_OK;
 }
 
-void loom_cuda_ad_gemm_matrix(loom_ad_gemm *g, const void *a, int a_f16, int64_t m, int64_t cols)
+void loom_cuda_ad_gemm_matrix(loom_ad_gemm *g, const void *a, loom_dtype a_type, int64_t m, int64_t cols)
 {
-    g->a = a, g->a_f16 = a_f16, g->a_scale = nullptr;
+    g->a = a, g->a_type = a_type, g->a_scale = nullptr;
     g->ih = m, g->iw = 1, g->cin = cols, g->kh = 1, g->kw = 1, g->oh = m, g->ow = 1;
     g->stride_h = g->stride_w = 1, g->pad_h = g->pad_w = 0;
 }
@@ -183,8 +184,16 @@ loom_status loom_cuda_ad_gemm(const loom_ad_gemm *g)
     ka.m = (int)g->m, ka.n = (int)g->n_cols, ka.k = (int)k;
     ka.col_scale = g->col_scale, ka.alpha = g->alpha, ka.accumulate = g->accumulate;
     const dim3 grid((unsigned)((g->m + AD_BM - 1) / AD_BM), (unsigned)((g->n_cols + AD_BN - 1) / AD_BN));
-    if (g->a_f16 && g->b_f16) return launch<__half, __half>(ka, grid);
-    if (g->a_f16) return launch<__half, float>(ka, grid);
-    if (g->b_f16) return launch<float, __half>(ka, grid);
-    return launch<float, float>(ka, grid);
+    /* the pairs the driver uses: 16-bit x with 16-bit factors of its dtype or an f32 ΔW, f32 h with
+     * 16-bit ups (adapter_common.cu) */
+    const loom_dtype at = g->a_type, bt = g->b_type;
+    if (at == LOOM_F16 && bt == LOOM_F16) return launch<__half, __half>(ka, grid);
+    if (at == LOOM_F16 && bt == LOOM_F32) return launch<__half, float>(ka, grid);
+    if (at == LOOM_F32 && bt == LOOM_F16) return launch<float, __half>(ka, grid);
+    if (at == LOOM_BF16 && bt == LOOM_BF16) return launch<__nv_bfloat16, __nv_bfloat16>(ka, grid);
+    if (at == LOOM_BF16 && bt == LOOM_F32) return launch<__nv_bfloat16, float>(ka, grid);
+    if (at == LOOM_F32 && bt == LOOM_BF16) return launch<float, __nv_bfloat16>(ka, grid);
+    if (at == LOOM_F32 && bt == LOOM_F32) return launch<float, float>(ka, grid);
+    return loom_fail(LOOM_E_INVALID, "%s: no kernel for %s x %s operands", op, loom_dtype_name(at),
+                     loom_dtype_name(bt));
 }

@@ -1,7 +1,7 @@
 /* adapter_linear.cu — linear with live adapters on the GPU (ops.h linear_adapted,
  * kernels/adapter_plan.h; issue 5 item 2).
  *
- * The plain linear's checks under this op's name (the CPU op's messages, this backend's f16
+ * The plain linear's checks under this op's name (the CPU op's messages, this backend's f16 or bf16
  * device tensors), then the module's size limits and the device plan's checks
  * (adapter_check.cu), then the shared driver (adapter_common.cu) with the linear seen as a 1×1
  * conv over each sample's rows. A NULL or empty plan is the backend's plain linear. */

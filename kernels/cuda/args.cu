@@ -10,8 +10,9 @@ extern "C" {
 loom_status loom_cuda_check_tensor(const char *op, const char *name, const loom_tensor *t)
 {
     if (!t) return loom_fail(LOOM_E_INVALID, "%s: %s is missing", op, name);
-    if (t->dtype != LOOM_F16)
-        return loom_fail(LOOM_E_INVALID, "%s: %s: the CUDA ops take f16; got %s", op, name, loom_dtype_name(t->dtype));
+    if (t->dtype != LOOM_F16 && t->dtype != LOOM_BF16)
+        return loom_fail(LOOM_E_INVALID, "%s: %s: the CUDA ops take f16 or bf16; got %s", op, name,
+                         loom_dtype_name(t->dtype));
     if (t->device != LOOM_CUDA) return loom_fail(LOOM_E_INVALID, "%s: %s is not on the CUDA device", op, name);
     if (t->ndim < 0 || t->ndim > LOOM_MAX_DIMS) return loom_fail(LOOM_E_INVALID, "%s: %s has %d dims", op, name, t->ndim);
     for (int i = 0; i < t->ndim; i++)
@@ -19,6 +20,14 @@ loom_status loom_cuda_check_tensor(const char *op, const char *name, const loom_
     if (!loom_tensor_is_contiguous(t)) return loom_fail(LOOM_E_INVALID, "%s: %s is not contiguous", op, name);
     if (!t->data && loom_tensor_numel(t) > 0) return loom_fail(LOOM_E_INVALID, "%s: %s has no data", op, name);
     return LOOM_OK;
+}
+
+loom_status loom_cuda_check_same_dtype(const char *op, const char *name, const loom_tensor *t, const char *ref_name,
+                                       const loom_tensor *ref)
+{
+    if (!t || !ref || t->dtype == ref->dtype) return LOOM_OK;
+    return loom_fail(LOOM_E_INVALID, "%s: %s is %s but %s is %s; one call takes one 16-bit dtype", op, name,
+                     loom_dtype_name(t->dtype), ref_name, loom_dtype_name(ref->dtype));
 }
 
 loom_status loom_cuda_check_shape(const char *op, const char *name, const loom_tensor *t, int ndim,
@@ -90,6 +99,10 @@ loom_status loom_cuda_check_linear(const char *op, const loom_tensor *x, const l
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
     LOOM_TRY(loom_cuda_check_int(op, "N", n));
     LOOM_TRY(loom_cuda_check_int(op, "K", k));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
     if (m_out) *m_out = m;
     return LOOM_OK;
 }

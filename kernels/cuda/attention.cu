@@ -2,7 +2,8 @@
  * attention_causal (ops.h): o = softmax(q·kᵀ·scale)·v per head, the scores
  * never leave the chip (the vendor path, vendor/attention_cublas.cu,
  * materialises them). The kernel is attention_tile.cuh (lab variant 1,
- * kernels/dev/attention.cu): flash-style, fp32 online softmax, f16 mma.sync.
+ * kernels/dev/attention.cu): flash-style, fp32 online softmax, f16 or bf16
+ * mma.sync (q's dtype; k, v, o must share it).
  *
  * Tensor-core path: head dim D = Dv ∈ {40, 64, 80, 160} (SD1.x 40/80/160,
  * SD2.x and SDXL 64), any Sq, any Sk ≥ 1, B·H ≤ 65535, and q, k, v, o
@@ -25,22 +26,33 @@ extern "C" {
 
 namespace {
 
-/* One launch of flash_kernel<D, MT> over o[B,Sq,H·D]; raises its dynamic
+/* One launch of flash_kernel<T, D, MT> over o[B,Sq,H·D]; raises its dynamic
  * shared-memory limit once per process (one host thread drives the GPU, as
  * everywhere in the backend). */
-template <int D, int MT> loom_status launch(const loom_attn::params &p, int64_t bh)
+template <class T, int D, int MT> loom_status launch(const loom_attn::params &p, int64_t bh)
 {
     using C = loom_attn::tile_cfg<D, MT>;
     static bool attr_set = false;
     if (C::kSmemBytes > 48 * 1024 && !attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(loom_attn::flash_kernel<D, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        CUDA_CHECK(cudaFuncSetAttribute(loom_attn::flash_kernel<T, D, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         (int)C::kSmemBytes));
         attr_set = true;
     }
     const dim3 grid((unsigned)(((int64_t)p.sq + C::kBlockM - 1) / C::kBlockM), (unsigned)bh);
-    loom_attn::flash_kernel<D, MT><<<grid, loom_attn::kThreads, C::kSmemBytes>>>(p);
+    loom_attn::flash_kernel<T, D, MT><<<grid, loom_attn::kThreads, C::kSmemBytes>>>(p);
     LOOM_LAUNCH_CHECK("flash_kernel");
     return LOOM_OK;
+}
+
+/* MT = 16-row query tiles per warp; the lab's H200 timings chose these (kernels/dev/attention.cu) */
+template <class T> loom_status launch_d(const loom_attn::params &p, int64_t d, int64_t bh)
+{
+    switch (d) {
+    case 40: return launch<T, 40, 2>(p, bh);
+    case 64: return launch<T, 64, 1>(p, bh);
+    case 80: return launch<T, 80, 1>(p, bh);
+    default: return launch<T, 160, 1>(p, bh);
+    }
 }
 
 loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tensor *k, const loom_tensor *v,
@@ -51,6 +63,9 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
     LOOM_TRY(loom_cuda_check_tensor(op, "k", k));
     LOOM_TRY(loom_cuda_check_tensor(op, "v", v));
     LOOM_TRY(loom_cuda_check_tensor(op, "o", o));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "k", k, "q", q));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "v", v, "q", q));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "o", o, "q", q));
     if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3)
         return loom_fail(LOOM_E_INVALID, "%s: q, k, v must be [B, S, H*D]", op);
     if (heads < 1) return loom_fail(LOOM_E_INVALID, "%s: %d heads", op, heads);
@@ -81,7 +96,7 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
     const bool aligned = ((uintptr_t)q->data | (uintptr_t)k->data | (uintptr_t)v->data | (uintptr_t)o->data) % 16 == 0;
     /* the generic kernel takes any D ≤ 512 and any 2-byte alignment (its own limits and messages) */
     if (!aligned || (d != 40 && d != 64 && d != 80 && d != 160)) {
-        const loom_attention_dims a = {q->data, k->data, v->data, o->data, b, sq, sk, heads, d};
+        const loom_attention_dims a = {q->data, k->data, v->data, o->data, b, sq, sk, heads, d, q->dtype};
         return loom_cuda_attention_generic(&a, scale, causal);
     }
     if (b * heads > 65535)
@@ -91,10 +106,10 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
                          (long long)sk);
 
     loom_attn::params p;
-    p.q = (const __half *)q->data;
-    p.k = (const __half *)k->data;
-    p.v = (const __half *)v->data;
-    p.o = (__half *)o->data;
+    p.q = (const uint16_t *)q->data;
+    p.k = (const uint16_t *)k->data;
+    p.v = (const uint16_t *)v->data;
+    p.o = (uint16_t *)o->data;
     p.sq = (int)sq;
     p.sk = (int)sk;
     p.heads = heads;
@@ -102,13 +117,8 @@ loom_status attention_impl(const char *op, const loom_tensor *q, const loom_tens
     p.scale_log2 = scale * 1.44269504088896340736f; /* log2(e) */
     p.causal = causal;
     // o[B,Sq,H·D] = softmax(q[B,Sq,H·D]·k[B,Sk,H·D]ᵀ per head)·v[B,Sk,H·D]
-    // MT = 16-row query tiles per warp; the lab's H200 timings chose these (kernels/dev/attention.cu)
-    switch (d) {
-    case 40: return launch<40, 2>(p, b * heads);
-    case 64: return launch<64, 1>(p, b * heads);
-    case 80: return launch<80, 1>(p, b * heads);
-    default: return launch<160, 1>(p, b * heads);
-    }
+    if (q->dtype == LOOM_BF16) return launch_d<__nv_bfloat16>(p, d, b * heads);
+    return launch_d<__half>(p, d, b * heads);
 }
 
 } // namespace

@@ -6,7 +6,7 @@
  * order with an online softmax in fp32 (FlashAttention's running max and
  * sum), one rounding of o at the end. Every key costs a warp reduction, so
  * this runs at a few TFLOP/s; SD runs it once per VAE decode. */
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 extern "C" {
 #include "attention_generic.h"
@@ -18,34 +18,33 @@ extern "C" {
 
 /* VPL = values of the head dim per lane (ceil(D / 32)), a template so the
  * per-lane arrays stay in registers. */
-template <int VPL>
+template <class T, int VPL>
 __global__ void __launch_bounds__(GEN_WARPS * 32)
-    loom_attention_generic_kernel(const __half *__restrict__ q, const __half *__restrict__ k,
-                                  const __half *__restrict__ v, __half *__restrict__ o, int sq, int sk, int heads,
-                                  int d, float scale_log2, int causal)
+    loom_attention_generic_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
+                                  T *__restrict__ o, int sq, int sk, int heads, int d, float scale_log2, int causal)
 {
     const int lane = threadIdx.x & 31, row = blockIdx.x * GEN_WARPS + (threadIdx.x >> 5);
     const int h = blockIdx.y, b = blockIdx.z;
     if (row >= sq) return; /* whole warp leaves together: no shuffle is left half-populated */
     const size_t ld = (size_t)heads * d; /* row stride of q, k, v, o */
-    const __half *qr = q + ((size_t)b * sq + row) * ld + (size_t)h * d;
+    const T *qr = q + ((size_t)b * sq + row) * ld + (size_t)h * d;
     float qv[VPL], acc[VPL];
 #pragma unroll
     for (int j = 0; j < VPL; j++) {
         const int c = lane + 32 * j;
-        qv[j] = c < d ? __half2float(qr[c]) * scale_log2 : 0.0f; /* scores in log2 units: exp2 below */
+        qv[j] = c < d ? loom_dt::to_float(qr[c]) * scale_log2 : 0.0f; /* scores in log2 units: exp2 below */
         acc[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
     const int nk = causal ? min(sk, row + 1) : sk; /* top-left aligned causal mask: keys j ≤ row */
-    const __half *kb = k + (size_t)b * sk * ld + (size_t)h * d, *vb = v + (size_t)b * sk * ld + (size_t)h * d;
+    const T *kb = k + (size_t)b * sk * ld + (size_t)h * d, *vb = v + (size_t)b * sk * ld + (size_t)h * d;
     for (int j = 0; j < nk; j++) {
-        const __half *kr = kb + (size_t)j * ld;
+        const T *kr = kb + (size_t)j * ld;
         float s = 0.0f;
 #pragma unroll
         for (int t = 0; t < VPL; t++) {
             const int c = lane + 32 * t;
-            if (c < d) s += qv[t] * __half2float(kr[c]);
+            if (c < d) s += qv[t] * loom_dt::to_float(kr[c]);
         }
 #pragma unroll
         for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
@@ -53,32 +52,42 @@ __global__ void __launch_bounds__(GEN_WARPS * 32)
         const float corr = exp2f(m - m_new); /* m = −inf on the first key: corr = 0, acc and l are 0 anyway */
         const float p = exp2f(s - m_new);
         l = l * corr + p;
-        const __half *vr = vb + (size_t)j * ld;
+        const T *vr = vb + (size_t)j * ld;
 #pragma unroll
         for (int t = 0; t < VPL; t++) {
             const int c = lane + 32 * t;
-            acc[t] = acc[t] * corr + (c < d ? p * __half2float(vr[c]) : 0.0f);
+            acc[t] = acc[t] * corr + (c < d ? p * loom_dt::to_float(vr[c]) : 0.0f);
         }
         m = m_new;
     }
     const float inv = l > 0.0f ? 1.0f / l : 0.0f; /* nk ≥ 1 always (sk ≥ 1): l ≥ 1 */
-    __half *orow = o + ((size_t)b * sq + row) * ld + (size_t)h * d;
+    T *orow = o + ((size_t)b * sq + row) * ld + (size_t)h * d;
 #pragma unroll
     for (int t = 0; t < VPL; t++) {
         const int c = lane + 32 * t;
-        if (c < d) orow[c] = __float2half_rn(acc[t] * inv);
+        if (c < d) orow[c] = loom_dt::from_float<T>(acc[t] * inv);
     }
 }
 
-template <int VPL>
+template <class T, int VPL>
 static loom_status launch(const loom_attention_dims *a, float scale_log2, int causal)
 {
     const dim3 grid((unsigned)((a->sq + GEN_WARPS - 1) / GEN_WARPS), (unsigned)a->heads, (unsigned)a->batch);
-    loom_attention_generic_kernel<VPL><<<grid, GEN_WARPS * 32>>>(
-        (const __half *)a->q, (const __half *)a->k, (const __half *)a->v, (__half *)a->o, (int)a->sq, (int)a->sk,
-        (int)a->heads, (int)a->d, scale_log2, causal);
+    loom_attention_generic_kernel<T, VPL><<<grid, GEN_WARPS * 32>>>((const T *)a->q, (const T *)a->k, (const T *)a->v,
+                                                                    (T *)a->o, (int)a->sq, (int)a->sk, (int)a->heads,
+                                                                    (int)a->d, scale_log2, causal);
     LOOM_LAUNCH_CHECK("loom_attention_generic_kernel");
     return LOOM_OK;
+}
+
+template <class T> static loom_status launch_vpl(const loom_attention_dims *a, float scale_log2, int causal)
+{
+    const int vpl = (int)((a->d + 31) / 32);
+    if (vpl <= 1) return launch<T, 1>(a, scale_log2, causal);
+    if (vpl <= 2) return launch<T, 2>(a, scale_log2, causal);
+    if (vpl <= 4) return launch<T, 4>(a, scale_log2, causal);
+    if (vpl <= 8) return launch<T, 8>(a, scale_log2, causal);
+    return launch<T, 16>(a, scale_log2, causal);
 }
 
 extern "C" loom_status loom_cuda_attention_generic(const loom_attention_dims *a, float scale, int causal)
@@ -93,10 +102,8 @@ extern "C" loom_status loom_cuda_attention_generic(const loom_attention_dims *a,
         return loom_fail(LOOM_E_UNSUPPORTED, "attention: %lld heads × batch %lld exceed the launch grid",
                          (long long)a->heads, (long long)a->batch);
     const float scale_log2 = scale * 1.4426950408889634f; /* softmax(s) = exp2(s·log2 e − max) / Σ */
-    const int vpl = (int)((a->d + 31) / 32);
-    if (vpl <= 1) return launch<1>(a, scale_log2, causal);
-    if (vpl <= 2) return launch<2>(a, scale_log2, causal);
-    if (vpl <= 4) return launch<4>(a, scale_log2, causal);
-    if (vpl <= 8) return launch<8>(a, scale_log2, causal);
-    return launch<16>(a, scale_log2, causal);
+    if (a->dtype != LOOM_F16 && a->dtype != LOOM_BF16)
+        return loom_fail(LOOM_E_INVALID, "attention: generic kernel got %s; it takes f16 or bf16",
+                         loom_dtype_name(a->dtype));
+    return LOOM_CUDA_DISPATCH(a->dtype, T, launch_vpl<T>(a, scale_log2, causal));
 }

@@ -1,7 +1,7 @@
 /* attention_generic.h — attention for any head dim up to 512, on already
  * checked arguments (attention.cu checks and dispatches: the tensor-core
- * kernel for the head dims it instantiates, this for the rest). fp16
- * q/k/v/o in the ops.h layout, fp32 online softmax, one rounding of o. */
+ * kernel for the head dims it instantiates, this for the rest). f16 or bf16
+ * q/k/v/o (one dtype) in the ops.h layout, fp32 online softmax, one rounding of o. */
 #ifndef LOOM_CUDA_ATTENTION_GENERIC_H
 #define LOOM_CUDA_ATTENTION_GENERIC_H
 
@@ -14,9 +14,10 @@ extern "C" {
 #define LOOM_ATTENTION_GENERIC_MAX_D 512
 
 typedef struct loom_attention_dims {
-    const void *q, *k, *v; /* f16 [batch, sq|sk, heads·d] */
-    void *o;               /* f16 [batch, sq, heads·d] */
+    const void *q, *k, *v; /* [batch, sq|sk, heads·d] */
+    void *o;               /* [batch, sq, heads·d] */
     int64_t batch, sq, sk, heads, d;
+    loom_dtype dtype;      /* LOOM_F16 or LOOM_BF16: q, k, v and o */
 } loom_attention_dims;
 
 /* scale: the softmax scale (already resolved: > 0); causal: query i sees keys j ≤ i. */

@@ -2,7 +2,9 @@
  * and loom_cuda_attention_causal (attention.cu; lab: kernels/dev/attention.cu,
  * variant 1). Private to those files.
  *
- * FlashAttention-2 scheme, fp16 in/out, fp32 softmax statistics:
+ * FlashAttention-2 scheme, f16 or bf16 in/out (the element type T, dtype.cuh:
+ * it picks the mma operand type and the roundings; loads, shared memory and
+ * ldmatrix move 16-bit patterns), fp32 softmax statistics:
  *   - one CTA = 64·MT queries of one (batch, head); 4 warps, each owns 16·MT
  *     query rows for the whole kernel, so the softmax never crosses warps;
  *   - keys are visited in blocks of kBlockN, always from key 0 upward (fixed
@@ -10,8 +12,8 @@
  *   - S = Q·Kᵀ with mma.sync m16n8k16 (and one m16n8k8 step when D % 16 == 8,
  *     so D = 40 is 16+16+8: no padding of the head dim to 64);
  *   - online softmax per row in fp32 (running max m, running sum l), P
- *     rounded to f16 once for the P·V mma, O accumulated in fp32 and rounded
- *     to f16 once at the end (O/l);
+ *     rounded to T once for the P·V mma (bf16 in bf16 mode), O accumulated in
+ *     fp32 and rounded to T once at the end (O/l);
  *   - K/V tiles in shared memory, double-buffered with cp.async; fragments
  *     via ldmatrix (.trans for V, whose rows are keys).
  * Shared-memory rows are padded to an odd number of 16-byte chunks so the 8
@@ -24,6 +26,8 @@
 #include <cstdint>
 
 #include <cuda_fp16.h>
+
+#include "dtype.cuh"
 
 namespace loom_attn {
 
@@ -46,14 +50,14 @@ template <int D, int MT> struct tile_cfg {
     static constexpr bool kK8 = (D % 16) != 0;           /* one more m16n8k8 step */
     static constexpr int kNTO = D / 8;                   /* n8 tiles of O (Dv = D) */
     static constexpr int kNTS = kBlockN / 8;             /* n8 tiles of S */
-    static constexpr int kTileQ = kBlockM * kStride;     /* halves */
-    static constexpr int kTileKV = kBlockN * kStride;    /* halves, one stage of K or V */
-    static constexpr size_t kSmemBytes = (size_t)(kTileQ + 4 * kTileKV) * sizeof(__half);
+    static constexpr int kTileQ = kBlockM * kStride;     /* 16-bit elements */
+    static constexpr int kTileKV = kBlockN * kStride;    /* elements, one stage of K or V */
+    static constexpr size_t kSmemBytes = (size_t)(kTileQ + 4 * kTileKV) * sizeof(uint16_t);
 };
 
 struct params {
-    const __half *q, *k, *v;
-    __half *o;
+    const uint16_t *q, *k, *v; /* f16 or bf16 bits, the kernel's T */
+    uint16_t *o;
     int sq, sk, heads;
     int ld;           /* row stride of q, k, v and o in elements: H·D (D = Dv) */
     float scale_log2; /* softmax scale · log2(e) > 0: exp(x·scale) = exp2(x·scale_log2) */
@@ -98,26 +102,15 @@ __device__ __forceinline__ void ldsm_x2_t(uint32_t a, uint32_t &r0, uint32_t &r1
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(a));
 }
 
-/* c[16×8] += a[16×16]·b[16×8]; fragments as in the PTX ISA (g = lane/4, t = lane%4):
- * a0 (g, 2t..) a1 (g+8, 2t..) a2 (g, 2t+8..) a3 (g+8, 2t+8..); b0 (k 2t.., n g) b1 (k 2t+8..);
- * c0 c1 (g, 2t, 2t+1), c2 c3 (g+8, 2t, 2t+1). */
-__device__ __forceinline__ void mma_k16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-/* c[16×8] += a[16×8]·b[8×8]: a0 (g, 2t..) a1 (g+8, 2t..); b0 (k 2t.., n g). */
-__device__ __forceinline__ void mma_k8(float (&c)[4], const uint32_t (&a)[2], uint32_t b0)
-{
-    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(b0));
-}
+/* The mma's are loom_dt::mma<T>::k16 / k8 (dtype.cuh); fragments as in the PTX ISA (g = lane/4,
+ * t = lane%4), the same for .f16 and .bf16:
+ * k16: c[16×8] += a[16×16]·b[16×8]; a0 (g, 2t..) a1 (g+8, 2t..) a2 (g, 2t+8..) a3 (g+8, 2t+8..);
+ *      b0 (k 2t.., n g) b1 (k 2t+8..); c0 c1 (g, 2t, 2t+1), c2 c3 (g+8, 2t, 2t+1).
+ * k8:  c[16×8] += a[16×8]·b[8×8]: a0 (g, 2t..) a1 (g+8, 2t..); b0 (k 2t.., n g). */
 
 /* 2^x in one MUFU op; 2^−inf = +0; results below 2^−126 flush to 0 (a
- * probability that small is 0 at f16 anyway) */
+ * probability that small is 0 at f16 anyway; bf16 shares f32's exponent
+ * range, so it loses only subnormal p's, each < 2^−126 of a row sum ≥ 1) */
 __device__ __forceinline__ float fast_exp2(float x)
 {
     float y;
@@ -125,17 +118,13 @@ __device__ __forceinline__ float fast_exp2(float x)
     return y;
 }
 
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi)
-{
-    __half2 h = __floats2half2_rn(lo, hi); /* lo → low 16 bits = the smaller column */
-    return *reinterpret_cast<uint32_t *>(&h);
-}
+/* pack2<T>(lo, hi) (dtype.cuh): lo → low 16 bits = the smaller column */
 
 /* rows × D tile of a [S, ld] head view → smem (stride kStride); rows ≥ valid
  * are zero-filled: zero keys give finite scores (masked anyway) and zero V
  * rows keep 0·V exact instead of 0·garbage = NaN. */
 template <int D, int ROWS>
-__device__ __forceinline__ void load_tile(__half *s, const __half *g, int valid, int ld)
+__device__ __forceinline__ void load_tile(uint16_t *s, const uint16_t *g, int valid, int ld)
 {
     using C = tile_cfg<D, 1>; /* row geometry only */
     constexpr int kTotal = ROWS * C::kChunks;
@@ -145,7 +134,7 @@ __device__ __forceinline__ void load_tile(__half *s, const __half *g, int valid,
         if (kTotal % kThreads == 0 || c < kTotal) {
             const int r = c / C::kChunks, ch = c % C::kChunks;
             const bool ok = r < valid;
-            const __half *src = ok ? g + (size_t)r * (size_t)ld + ch * 8 : g;
+            const uint16_t *src = ok ? g + (size_t)r * (size_t)ld + ch * 8 : g;
             cp_async16(smem_addr(s + r * C::kStride + ch * 8), src, ok);
         }
     }
@@ -153,14 +142,14 @@ __device__ __forceinline__ void load_tile(__half *s, const __half *g, int valid,
 
 /* ---- the kernel -------------------------------------------------------------
  * grid (ceil(Sq/kBlockM), B·H), block 128, dynamic smem tile_cfg<D, MT>::kSmemBytes. */
-template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kernel(const params p)
+template <class T, int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kernel(const params p)
 {
     using C = tile_cfg<D, MT>;
     constexpr int BN = C::kBlockN, BM = C::kBlockM;
     extern __shared__ uint4 smem_u4[]; /* uint4: 16-byte aligned for cp.async / ldmatrix */
-    __half *sQ = reinterpret_cast<__half *>(smem_u4);
-    __half *sK = sQ + C::kTileQ; /* 2 stages */
-    __half *sV = sK + 2 * C::kTileKV;
+    uint16_t *sQ = reinterpret_cast<uint16_t *>(smem_u4);
+    uint16_t *sK = sQ + C::kTileQ; /* 2 stages */
+    uint16_t *sV = sK + 2 * C::kTileKV;
 
     const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, t = lane & 3;   /* mma fragment coordinates */
@@ -169,9 +158,9 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
     const int h = (int)blockIdx.y % p.heads, b = (int)blockIdx.y / p.heads;
 
     /* head h of row r: element (b·S + r)·ld + h·D */
-    const __half *qg = p.q + ((size_t)b * (size_t)p.sq + (size_t)m0) * (size_t)p.ld + (size_t)h * D;
-    const __half *kg = p.k + (size_t)b * (size_t)p.sk * (size_t)p.ld + (size_t)h * D;
-    const __half *vg = p.v + (size_t)b * (size_t)p.sk * (size_t)p.ld + (size_t)h * D;
+    const uint16_t *qg = p.q + ((size_t)b * (size_t)p.sq + (size_t)m0) * (size_t)p.ld + (size_t)h * D;
+    const uint16_t *kg = p.k + (size_t)b * (size_t)p.sk * (size_t)p.ld + (size_t)h * D;
+    const uint16_t *vg = p.v + (size_t)b * (size_t)p.sk * (size_t)p.ld + (size_t)h * D;
 
     /* Causal: keys past the block's last query are masked for all its rows;
      * skipping them changes nothing bitwise (they would add p = 0, α = 1). */
@@ -213,7 +202,7 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
         if (nb == 0) { /* Q fragments stay in registers for the whole loop */
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
-                const __half *qrow = sQ + (wrow + 16 * mt + lr + ((lm & 1) << 3)) * C::kStride;
+                const uint16_t *qrow = sQ + (wrow + 16 * mt + lr + ((lm & 1) << 3)) * C::kStride;
 #pragma unroll
                 for (int kt = 0; kt < C::kK16; kt++) /* m: rows 0-7|8-15 × cols k0|k0+8 */
                     ldsm_x4(smem_addr(qrow + kt * 16 + ((lm >> 1) << 3)), qa[mt][kt][0], qa[mt][kt][1],
@@ -223,7 +212,7 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
         }
 
         /* S[16·MT × BN] = Q·Kᵀ for this warp's rows (raw scores) */
-        const __half *sKs = sK + st * C::kTileKV;
+        const uint16_t *sKs = sK + st * C::kTileKV;
         float s[MT][C::kNTS][4];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
@@ -238,8 +227,8 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
                         b0, b1, b2, b3);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma_k16(s[mt][2 * np], qa[mt][kt], b0, b1);
-                    mma_k16(s[mt][2 * np + 1], qa[mt][kt], b2, b3);
+                    loom_dt::mma<T>::k16(s[mt][2 * np], qa[mt][kt], b0, b1);
+                    loom_dt::mma<T>::k16(s[mt][2 * np + 1], qa[mt][kt], b2, b3);
                 }
             }
         if (C::kK8) {
@@ -249,10 +238,10 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
                 ldsm_x4(smem_addr(sKs + (nq * 32 + lm * 8 + lr) * C::kStride + C::kK16 * 16), b0, b1, b2, b3);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma_k8(s[mt][4 * nq], qa8[mt], b0);
-                    mma_k8(s[mt][4 * nq + 1], qa8[mt], b1);
-                    mma_k8(s[mt][4 * nq + 2], qa8[mt], b2);
-                    mma_k8(s[mt][4 * nq + 3], qa8[mt], b3);
+                    loom_dt::mma<T>::k8(s[mt][4 * nq], qa8[mt], b0);
+                    loom_dt::mma<T>::k8(s[mt][4 * nq + 1], qa8[mt], b1);
+                    loom_dt::mma<T>::k8(s[mt][4 * nq + 2], qa8[mt], b2);
+                    loom_dt::mma<T>::k8(s[mt][4 * nq + 3], qa8[mt], b3);
                 }
             }
         }
@@ -310,41 +299,41 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
 
         /* O[16·MT × D] += P[16·MT × BN]·V[BN × D]; the S accumulators of tiles
          * 2kk, 2kk+1 are exactly the A fragment of keys 16kk..16kk+15 */
-        const __half *sVs = sV + st * C::kTileKV;
+        const uint16_t *sVs = sV + st * C::kTileKV;
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             uint32_t pa[MT][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
-                pa[mt][0] = pack_half2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-                pa[mt][1] = pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-                pa[mt][2] = pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-                pa[mt][3] = pack_half2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+                pa[mt][0] = loom_dt::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][1] = loom_dt::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][2] = loom_dt::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][3] = loom_dt::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
             }
-            const __half *vrow = sVs + (kk * 16 + lr + ((lm & 1) << 3)) * C::kStride;
+            const uint16_t *vrow = sVs + (kk * 16 + lr + ((lm & 1) << 3)) * C::kStride;
 #pragma unroll
             for (int dp = 0; dp < C::kNTO / 2; dp++) { /* m: keys k0|k0+8 × d n0|n0+8 → b0,b1 of 2 tiles */
                 uint32_t b0, b1, b2, b3;
                 ldsm_x4_t(smem_addr(vrow + dp * 16 + ((lm >> 1) << 3)), b0, b1, b2, b3);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma_k16(o[mt][2 * dp], pa[mt], b0, b1);
-                    mma_k16(o[mt][2 * dp + 1], pa[mt], b2, b3);
+                    loom_dt::mma<T>::k16(o[mt][2 * dp], pa[mt], b0, b1);
+                    loom_dt::mma<T>::k16(o[mt][2 * dp + 1], pa[mt], b2, b3);
                 }
             }
             if (C::kNTO & 1) { /* D % 16 == 8: the last n8 tile alone */
                 uint32_t b0, b1;
                 ldsm_x2_t(smem_addr(vrow + (C::kNTO - 1) * 8), b0, b1);
 #pragma unroll
-                for (int mt = 0; mt < MT; mt++) mma_k16(o[mt][C::kNTO - 1], pa[mt], b0, b1);
+                for (int mt = 0; mt < MT; mt++) loom_dt::mma<T>::k16(o[mt][C::kNTO - 1], pa[mt], b0, b1);
             }
         }
         __syncthreads(); /* every warp is done with stage st before the next prefetch refills it */
     }
 
-    /* O / l, rounded to f16 once; staged through the warp's own Q rows (no other
+    /* O / l, rounded to T once; staged through the warp's own Q rows (no other
      * warp reads them) so the global stores are whole 16-byte chunks */
-    __half *sO = sQ + wrow * C::kStride;
+    uint16_t *sO = sQ + wrow * C::kStride;
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
         float inv[2];
@@ -355,17 +344,17 @@ template <int D, int MT> __global__ void __launch_bounds__(kThreads) flash_kerne
             l += __shfl_xor_sync(0xffffffffu, l, 2);
             inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
         }
-        __half *so = sO + 16 * mt * C::kStride;
+        uint16_t *so = sO + 16 * mt * C::kStride;
 #pragma unroll
         for (int n = 0; n < C::kNTO; n++) {
             *reinterpret_cast<uint32_t *>(so + g * C::kStride + n * 8 + 2 * t) =
-                pack_half2(o[mt][n][0] * inv[0], o[mt][n][1] * inv[0]);
+                loom_dt::pack2<T>(o[mt][n][0] * inv[0], o[mt][n][1] * inv[0]);
             *reinterpret_cast<uint32_t *>(so + (g + 8) * C::kStride + n * 8 + 2 * t) =
-                pack_half2(o[mt][n][2] * inv[1], o[mt][n][3] * inv[1]);
+                loom_dt::pack2<T>(o[mt][n][2] * inv[1], o[mt][n][3] * inv[1]);
         }
     }
     __syncwarp();
-    __half *og = p.o + ((size_t)b * (size_t)p.sq + (size_t)m0) * (size_t)p.ld + (size_t)h * D; /* m0 < Sq */
+    uint16_t *og = p.o + ((size_t)b * (size_t)p.sq + (size_t)m0) * (size_t)p.ld + (size_t)h * D; /* m0 < Sq */
     constexpr int kOut = 16 * MT * C::kChunks;
 #pragma unroll
     for (int i = 0; i < (kOut + 31) / 32; i++) {

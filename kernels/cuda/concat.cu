@@ -2,7 +2,8 @@
  * y[..., Ca+Cb]; the UNet decoder's skip connections on NHWC maps
  * (kernels/cpu/concat.c is the reference). A bit copy, exact.
  *
- * One thread per V halves of y (V = 8/4/2/1 where Ca, Cb and the pointers
+ * f16 and bf16 alike (a, b, y of one dtype): the kernel moves 16-bit patterns.
+ * One thread per V values of y (V = 8/4/2/1 where Ca, Cb and the pointers
  * allow, so a vector never straddles the a|b boundary or a row end). y must
  * not overlap a or b. Limits: y has ≤ INT_MAX elements. No allocation, no
  * sync. */
@@ -16,19 +17,19 @@ namespace {
 using namespace loom_misc;
 
 template <int V>
-__global__ void __launch_bounds__(kThreads) concat_kernel(const __half *a, const __half *b, __half *y, unsigned ca,
-                                                          unsigned cb, unsigned nvec)
+__global__ void __launch_bounds__(kThreads)
+    concat_kernel(const uint16_t *a, const uint16_t *b, uint16_t *y, unsigned ca, unsigned cb, unsigned nvec)
 {
     const int64_t idx = (int64_t)blockIdx.x * kThreads + threadIdx.x;
     if (idx >= nvec) return;
     const unsigned e = (unsigned)idx * V, ct = ca + cb;
     const unsigned r = e / ct, c = e - r * ct;
-    const __half *src = c < ca ? a + (int64_t)r * ca + c : b + (int64_t)r * cb + (c - ca);
+    const uint16_t *src = c < ca ? a + (int64_t)r * ca + c : b + (int64_t)r * cb + (c - ca);
     copy<V>(y + e, src);
 }
 
 template <int V>
-loom_status concat_launch(const __half *a, const __half *b, __half *y, int64_t ca, int64_t cb, int64_t n)
+loom_status concat_launch(const uint16_t *a, const uint16_t *b, uint16_t *y, int64_t ca, int64_t cb, int64_t n)
 {
     const int64_t nvec = n / V;
     concat_kernel<V><<<blocks_for(nvec), kThreads>>>(a, b, y, (unsigned)ca, (unsigned)cb, (unsigned)nvec);
@@ -45,6 +46,8 @@ extern "C" loom_status loom_cuda_concat(const loom_tensor *a, const loom_tensor 
     LOOM_TRY(loom_cuda_check_tensor(op, "a", a));
     LOOM_TRY(loom_cuda_check_tensor(op, "b", b));
     LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "b", b, "a", a));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "a", a));
     char s1[96], s2[96];
     if (a->ndim < 1)
         return loom_fail(LOOM_E_INVALID, "concat: a is %s; expected 1 to 4 dims", loom_shape_str(a, s1, sizeof s1));
@@ -64,8 +67,8 @@ extern "C" loom_status loom_cuda_concat(const loom_tensor *a, const loom_tensor 
     if (n == 0) return LOOM_OK;
     LOOM_TRY(loom_cuda_check_int(op, "y's element count", n));
 
-    const __half *ad = (const __half *)a->data, *bd = (const __half *)b->data;
-    __half *yd = (__half *)y->data;
+    const uint16_t *ad = (const uint16_t *)a->data, *bd = (const uint16_t *)b->data;
+    uint16_t *yd = (uint16_t *)y->data;
     /* [rows, Ca] | [rows, Cb] → [rows, Ca+Cb]; V must divide both widths */
     switch (std::min(pick_vec(ca, ad, bd, yd), pick_vec(cb, ad, bd, yd))) { /* powers of 2: the min divides both */
     case 8: return concat_launch<8>(ad, bd, yd, ca, cb, n);

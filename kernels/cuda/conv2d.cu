@@ -5,7 +5,7 @@
  * gathered from x on the fly (conv_rows), zero outside the image: no im2col buffer. Any kernel size,
  * stride ≥ 1, padding ≥ 0. I % 8 == 0 with 16-byte aligned x and w takes 16-byte cp.async copies,
  * other channel counts (conv_in's 4) the element-wise path. Checks and messages as the vendor op
- * (conv2d_cudnn.cu). */
+ * (conv2d_cudnn.cu). f16 or bf16, x's dtype for every operand (one rounding to it). */
 #include <climits>
 
 #include "mma_tile.cuh"
@@ -22,6 +22,25 @@ static loom_status check_fits(const char *what, int64_t v, int64_t limit)
         return loom_fail(LOOM_E_UNSUPPORTED, "conv2d: %s = %lld exceeds %lld, the int range of the kernel", what,
                          (long long)v, (long long)limit);
     return LOOM_OK;
+}
+
+/* The launch for element type T (x's dtype, shared by every operand). */
+template <class T>
+static void launch(loom_mma::variant v, bool vec, const loom_mma::conv_params &cp, const loom_mma::dense_params &bp,
+                   loom_tensor *y, const loom_tensor *bias, const loom_tensor *residual, int m, int o, int k)
+{
+    using namespace loom_mma;
+    epi_params<T> epi;
+    epi.c = (T *)y->data;
+    epi.ldc = o;
+    epi.residual = residual ? (const T *)residual->data : nullptr;
+    epi.bias = bias ? (const T *)bias->data : nullptr;
+    epi.bias_f32 = nullptr;
+    epi.col_scale = nullptr;
+    epi.alpha = 1.0f;
+    epi.n_out = o;
+    epi.vec2 = o % 2 == 0 && aligned4(y->data) && (!epi.residual || aligned4(epi.residual));
+    launch_variant<T, conv_params, false>(v, vec, cp, bp, epi, m, o, k);
 }
 
 loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
@@ -65,6 +84,10 @@ loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const l
         LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
         LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
     }
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
@@ -90,7 +113,7 @@ loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const l
         return loom_fail(LOOM_E_UNSUPPORTED, "conv2d: %lld output channels need %u column tiles, over the grid "
                          "limit 65535", (long long)o, grid.y);
     conv_params cp;
-    cp.x = (const __half *)x->data;
+    cp.x = (const uint16_t *)x->data;
     cp.h = (int)h;
     cp.w = (int)wd;
     cp.c = (int)in;
@@ -101,21 +124,14 @@ loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const l
     cp.sw = p->stride_w;
     cp.ph = p->pad_h;
     cp.pw = p->pad_w;
-    const dense_params bp = {(const __half *)w->data, k};
-    epi_params epi;
-    epi.c = (__half *)y->data;
-    epi.ldc = o;
-    epi.residual = residual ? (const __half *)residual->data : nullptr;
-    epi.bias = bias ? (const __half *)bias->data : nullptr;
-    epi.bias_f32 = nullptr;
-    epi.col_scale = nullptr;
-    epi.alpha = 1.0f;
-    epi.n_out = (int)o;
-    epi.vec2 = o % 2 == 0 && aligned4(y->data) && (!epi.residual || aligned4(epi.residual));
+    const dense_params bp = {(const uint16_t *)w->data, k};
     /* K % 8 == 0 follows from I % 8 == 0, so w's rows are 16-byte chunks too */
     const bool vec = in % 8 == 0 && aligned16(x->data) && aligned16(w->data);
     // y[N·Ho·Wo, O] = patches(x)[N·Ho·Wo, kh·kw·I] · w[O, kh·kw·I]ᵀ + bias + residual
-    launch_variant<conv_params, false>(v, vec, cp, bp, epi, (int)m, (int)o, (int)k);
+    if (x->dtype == LOOM_BF16)
+        launch<__nv_bfloat16>(v, vec, cp, bp, y, bias, residual, (int)m, (int)o, (int)k);
+    else
+        launch<__half>(v, vec, cp, bp, y, bias, residual, (int)m, (int)o, (int)k);
     LOOM_LAUNCH_CHECK("loom_mma_conv2d");
     return LOOM_OK;
 }

@@ -2,7 +2,9 @@
  * loom_ops entry with the entry's signature and contract (ops.h), and the
  * argument checks every CUDA op shares (args.cu).
  *
- * Tensors: f16 (LOOM_F16) on the CUDA device, contiguous; fp32 accumulation
+ * Tensors: f16 (LOOM_F16) or bf16 (LOOM_BF16) on the CUDA device, contiguous, every 16-bit
+ * operand of one call in the same dtype (the op dispatches on it, not on the table: the bf16
+ * tables are copies of these with .dtype = LOOM_BF16); fp32 accumulation
  * and fp32 softmax/norm statistics inside the kernels; timestep_embedding's
  * t is f32. Everything on the default stream, no host synchronisation: an
  * op only queues work. A sample's result never depends on the batch it
@@ -17,8 +19,11 @@ extern "C" {
 #endif
 
 /* ---- argument checks (one-line errors naming the op and the operand) ---- */
-/* A required operand: non-NULL, f16, on the CUDA device, contiguous, data set. */
+/* A required operand: non-NULL, f16 or bf16, on the CUDA device, contiguous, data set. */
 loom_status loom_cuda_check_tensor(const char *op, const char *name, const loom_tensor *t);
+/* t (NULL: fine) has ref's dtype: one call's 16-bit operands are all f16 or all bf16. */
+loom_status loom_cuda_check_same_dtype(const char *op, const char *name, const loom_tensor *t, const char *ref_name,
+                                       const loom_tensor *ref);
 /* t has exactly `shape`; the message shows both shapes. */
 loom_status loom_cuda_check_shape(const char *op, const char *name, const loom_tensor *t, int ndim,
                                   const int64_t *shape);
@@ -29,7 +34,8 @@ loom_status loom_cuda_check_alias(const char *op, const char *yname, const loom_
                                   const loom_tensor *x, int allow_same);
 /* Every check of a linear call (ops.h): operands, shapes, aliasing (y may be the residual),
  * M = rows of x, N and K within int; *m_out (may be NULL) gets M. Shared by the own, adapted
- * and vendor linears so they refuse the same calls with the same messages. */
+ * and vendor linears so they refuse the same calls with the same messages. w, y, bias and
+ * residual have x's dtype. */
 loom_status loom_cuda_check_linear(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
                                    const loom_tensor *residual, const loom_tensor *y, int64_t *m_out);
 

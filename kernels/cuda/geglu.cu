@@ -1,5 +1,6 @@
 /* geglu.cu — GEGLU (ops.h): x[..., 2F] = [a | g] → y[..., F] = a·gelu(g),
- * exact (erf) GELU in fp32, one rounding to f16. kernels/cpu/geglu.c is the
+ * exact (erf) GELU in fp32, one rounding to the storage type (f16 or bf16,
+ * x's dtype; y has it too). kernels/cpu/geglu.c is the
  * reference (SD1.x: [B, 4096, 2560] → [B, 4096, 1280] at 64×64).
  *
  * One thread per V outputs of a row (V = 8/4/2/1 halves where F and the
@@ -13,14 +14,14 @@ namespace {
 using namespace loom_misc;
 
 /* nvec = rows·F / V threads' worth of work. */
-template <int V> __global__ void __launch_bounds__(kThreads) geglu_kernel(const __half *x, __half *y, unsigned f,
-                                                                          unsigned nvec)
+template <class T, int V>
+__global__ void __launch_bounds__(kThreads) geglu_kernel(const T *x, T *y, unsigned f, unsigned nvec)
 {
     const int64_t idx = (int64_t)blockIdx.x * kThreads + threadIdx.x;
     if (idx >= nvec) return;
     const unsigned e = (unsigned)idx * V; /* output element: row r, column i */
     const unsigned r = e / f, i = e - r * f;
-    const __half *xa = x + (int64_t)r * 2 * f + i; /* a[r, i]; g[r, i] is F further */
+    const T *xa = x + (int64_t)r * 2 * f + i; /* a[r, i]; g[r, i] is F further */
     float a[V], g[V];
     load<V>(xa, a);
     load<V>(xa + f, g);
@@ -29,12 +30,25 @@ template <int V> __global__ void __launch_bounds__(kThreads) geglu_kernel(const 
     store<V>(y + e, a);
 }
 
-template <int V> loom_status geglu_launch(const __half *x, __half *y, int64_t f, int64_t n)
+template <class T, int V> loom_status geglu_launch(const T *x, T *y, int64_t f, int64_t n)
 {
     const int64_t nvec = n / V;
-    geglu_kernel<V><<<blocks_for(nvec), kThreads>>>(x, y, (unsigned)f, (unsigned)nvec);
+    geglu_kernel<T, V><<<blocks_for(nvec), kThreads>>>(x, y, (unsigned)f, (unsigned)nvec);
     LOOM_LAUNCH_CHECK("geglu_kernel");
     return LOOM_OK;
+}
+
+template <class T> loom_status geglu_run(const void *x, void *y, int64_t f, int64_t n)
+{
+    const T *xd = (const T *)x;
+    T *yd = (T *)y;
+    /* [rows, 2F] → [rows, F] */
+    switch (pick_vec(f, xd, yd)) {
+    case 8: return geglu_launch<T, 8>(xd, yd, f, n);
+    case 4: return geglu_launch<T, 4>(xd, yd, f, n);
+    case 2: return geglu_launch<T, 2>(xd, yd, f, n);
+    default: return geglu_launch<T, 1>(xd, yd, f, n);
+    }
 }
 
 } // namespace
@@ -45,6 +59,7 @@ extern "C" loom_status loom_cuda_geglu(const loom_tensor *x, loom_tensor *y)
     static const char op[] = "geglu";
     LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
     LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
     char xs[96];
     if (x->ndim < 1)
         return loom_fail(LOOM_E_INVALID, "geglu: x is %s; expected 1 to 4 dims", loom_shape_str(x, xs, sizeof xs));
@@ -61,13 +76,5 @@ extern "C" loom_status loom_cuda_geglu(const loom_tensor *x, loom_tensor *y)
     if (n == 0) return LOOM_OK;
     LOOM_TRY(loom_cuda_check_int(op, "y's element count", n));
 
-    const __half *xd = (const __half *)x->data;
-    __half *yd = (__half *)y->data;
-    /* [rows, 2F] → [rows, F] */
-    switch (pick_vec(f, xd, yd)) {
-    case 8: return geglu_launch<8>(xd, yd, f, n);
-    case 4: return geglu_launch<4>(xd, yd, f, n);
-    case 2: return geglu_launch<2>(xd, yd, f, n);
-    default: return geglu_launch<1>(xd, yd, f, n);
-    }
+    return LOOM_CUDA_DISPATCH(x->dtype, T, geglu_run<T>(x->data, y->data, f, n));
 }

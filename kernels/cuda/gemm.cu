@@ -1,5 +1,5 @@
-/* gemm.cu — loom_cuda_gemm (gemm.h): argument checks, the choice of tile variant and operand path,
- * and the launch of the tile GEMM in mma_tile.cuh with dense A rows. */
+/* gemm.cu — loom_cuda_gemm_dt (gemm.h): argument checks, the choice of tile variant and operand path,
+ * and the launch of the tile GEMM in mma_tile.cuh with dense A rows, instantiated for f16 and bf16. */
 #include <climits>
 
 #include "mma_tile.cuh"
@@ -17,9 +17,41 @@ static loom_status check_dim(const char *what, int64_t v)
     return LOOM_OK;
 }
 
+/* The launch for element type T on checked arguments. */
+template <class T>
+static void launch(loom_mma::variant v, bool vec, const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
+                   int64_t ldc, int m, int n, int k, int n_out, const loom_gemm_epilogue *ep)
+{
+    using namespace loom_mma;
+    epi_params<T> epi;
+    epi.c = (T *)c;
+    epi.ldc = ldc;
+    epi.residual = (const T *)ep->residual;
+    epi.bias = (const T *)ep->bias;
+    epi.bias_f32 = ep->bias_f32;
+    epi.col_scale = ep->col_scale;
+    epi.alpha = ep->alpha;
+    epi.n_out = n_out;
+    epi.vec2 = ldc % 2 == 0 && aligned4(c) && (!ep->residual || aligned4(ep->residual));
+    const dense_params ap = {(const uint16_t *)a, lda}, bp = {(const uint16_t *)b, ldb};
+    // C[M, N] (geglu: [M, N/2]) = epilogue(A[M, K] · B[N, K]ᵀ)
+    if (ep->geglu)
+        launch_variant<T, dense_params, true>(v, vec, ap, bp, epi, m, n, k);
+    else
+        launch_variant<T, dense_params, false>(v, vec, ap, bp, epi, m, n, k);
+}
+
 loom_status loom_cuda_gemm(const void *a, int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc, int64_t m,
                            int64_t n, int64_t k, const loom_gemm_epilogue *ep)
 {
+    return loom_cuda_gemm_dt(LOOM_F16, a, lda, b, ldb, c, ldc, m, n, k, ep);
+}
+
+loom_status loom_cuda_gemm_dt(loom_dtype dt, const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
+                              int64_t ldc, int64_t m, int64_t n, int64_t k, const loom_gemm_epilogue *ep)
+{
+    if (dt != LOOM_F16 && dt != LOOM_BF16)
+        return loom_fail(LOOM_E_INVALID, "gemm: the tensor-core GEMM takes f16 or bf16; got %s", loom_dtype_name(dt));
     const loom_gemm_epilogue plain = LOOM_GEMM_EPILOGUE_INIT;
     if (!ep) ep = &plain;
     LOOM_TRY(check_dim("M", m));
@@ -44,22 +76,10 @@ loom_status loom_cuda_gemm(const void *a, int64_t lda, const void *b, int64_t ld
         return loom_fail(LOOM_E_UNSUPPORTED, "gemm: N = %lld needs %u column tiles, over the grid limit 65535",
                          (long long)n, grid.y);
     const bool vec = k % 8 == 0 && lda % 8 == 0 && ldb % 8 == 0 && aligned16(a) && aligned16(b);
-    epi_params epi;
-    epi.c = (__half *)c;
-    epi.ldc = ldc;
-    epi.residual = (const __half *)ep->residual;
-    epi.bias = (const __half *)ep->bias;
-    epi.bias_f32 = ep->bias_f32;
-    epi.col_scale = ep->col_scale;
-    epi.alpha = ep->alpha;
-    epi.n_out = (int)n_out;
-    epi.vec2 = ldc % 2 == 0 && aligned4(c) && (!ep->residual || aligned4(ep->residual));
-    const dense_params ap = {(const __half *)a, lda}, bp = {(const __half *)b, ldb};
-    // C[M, N] (geglu: [M, N/2]) = epilogue(A[M, K] · B[N, K]ᵀ)
-    if (ep->geglu)
-        launch_variant<dense_params, true>(v, vec, ap, bp, epi, (int)m, (int)n, (int)k);
+    if (dt == LOOM_BF16)
+        launch<__nv_bfloat16>(v, vec, a, lda, b, ldb, c, ldc, (int)m, (int)n, (int)k, (int)n_out, ep);
     else
-        launch_variant<dense_params, false>(v, vec, ap, bp, epi, (int)m, (int)n, (int)k);
+        launch<__half>(v, vec, a, lda, b, ldb, c, ldc, (int)m, (int)n, (int)k, (int)n_out, ep);
     LOOM_LAUNCH_CHECK("loom_mma_gemm");
     return LOOM_OK;
 }

@@ -15,7 +15,7 @@
  *     order with Chan et al.'s pairwise update (in double; a few hundred
  *     values at most) → (K, μ − K, 1/√(σ² + eps)).
  *  3. gn_apply: the same grid as 1; y = ((x − K) − (μ − K))·rstd·γ + β,
- *     SiLU, one rounding to f16.
+ *     SiLU, one rounding to x's dtype (f16 or bf16; γ, β and y share it).
  * The chunking depends on the per-sample shape only and every merge order is
  * fixed: a sample's result is deterministic and independent of the batch
  * (ops.h). In place (y == x) is safe: only gn_apply writes, after 1 and 2 are
@@ -39,7 +39,7 @@ namespace {
 
 using namespace loom_misc;
 
-constexpr int kChunkElems = 4096; /* elements per partial-statistics CTA: 8 KB of f16 */
+constexpr int kChunkElems = 4096; /* elements per partial-statistics CTA: 8 KB of f16 or bf16 */
 
 /* ---- grow-only scratch (pattern: vendor/state.cu loom_vendor_workspace) ---- */
 
@@ -85,15 +85,15 @@ __device__ __forceinline__ int64_t group_base(const gn_geom &g, int n, int grp)
 }
 
 /* grid (chunks, groups, N), kThreads threads. part[(n·groups + g)·chunks + chunk] = (count, mean − K, M2). */
-template <int V> __global__ void __launch_bounds__(kThreads) gn_partial(const __half *x, float4 *part, gn_geom g)
+template <class T, int V> __global__ void __launch_bounds__(kThreads) gn_partial(const T *x, float4 *part, gn_geom g)
 {
     __shared__ float sh[kWarps];
     const int chunk = blockIdx.x, grp = blockIdx.y, n = blockIdx.z;
-    const __half *xg = x + group_base(g, n, grp);
+    const T *xg = x + group_base(g, n, grp);
     const int row0 = chunk * g.rpc;         /* < S: chunk < ceil(S / rpc) */
     const int rows = min(g.rpc, g.S - row0);
     const int vpr = g.cg / V, nv = rows * vpr; /* vectors per row, in the chunk (≤ kChunkElems + cg) */
-    const float pivot = __half2float(xg[0]); /* the same element for every chunk of the group */
+    const float pivot = loom_dt::to_float(xg[0]); /* the same element for every chunk of the group */
 
     float sum = 0.0f;
     for (int v = threadIdx.x; v < nv; v += kThreads) {
@@ -139,7 +139,8 @@ __device__ __forceinline__ void chan_merge(double &na, double &ma, double &qa, d
 
 /* One warp per (sample, group) w = n·groups + g; kThreads threads = kWarps
  * warps per block. stats[w] = (K, mean − K, rstd). */
-__global__ void __launch_bounds__(kThreads) gn_finalize(const __half *x, const float4 *part, float4 *stats, gn_geom g,
+template <class T>
+__global__ void __launch_bounds__(kThreads) gn_finalize(const T *x, const float4 *part, float4 *stats, gn_geom g,
                                                         int groups, int ng, float eps)
 {
     const int w = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
@@ -158,15 +159,15 @@ __global__ void __launch_bounds__(kThreads) gn_finalize(const __half *x, const f
     if (lane == 0) {
         const double var = qa / na; /* na = S·cg ≥ 1 (numel > 0) */
         const float rstd = (float)(1.0 / sqrt(var + (double)eps));
-        const float pivot = __half2float(x[group_base(g, w / groups, w % groups)]);
+        const float pivot = loom_dt::to_float(x[group_base(g, w / groups, w % groups)]);
         stats[w] = make_float4(pivot, (float)ma, rstd, 0.0f);
     }
 }
 
 /* grid (chunks, groups, N) as gn_partial. */
-template <int V, bool SILU>
-__global__ void __launch_bounds__(kThreads) gn_apply(const __half *x, const __half *gamma, const __half *beta,
-                                                     const float4 *stats, __half *y, gn_geom g)
+template <class T, int V, bool SILU>
+__global__ void __launch_bounds__(kThreads) gn_apply(const T *x, const T *gamma, const T *beta, const float4 *stats,
+                                                     T *y, gn_geom g)
 {
     const int chunk = blockIdx.x, grp = blockIdx.y, n = blockIdx.z;
     const float4 st = stats[(int64_t)n * gridDim.y + grp];
@@ -196,8 +197,8 @@ __global__ void __launch_bounds__(kThreads) gn_apply(const __half *x, const __ha
 }
 
 struct gn_call {
-    const __half *x, *gamma, *beta;
-    __half *y;
+    const void *x, *gamma, *beta; /* the op's dtype: gn_launch<T> reads them as T */
+    void *y;
     float4 *part, *stats;
     gn_geom g;
     int nb, groups;
@@ -205,28 +206,42 @@ struct gn_call {
     bool silu;
 };
 
-template <int V> loom_status gn_launch(const gn_call &c)
+template <class T, int V> loom_status gn_launch(const gn_call &c)
 {
+    const T *x = (const T *)c.x, *gamma = (const T *)c.gamma, *beta = (const T *)c.beta;
+    T *y = (T *)c.y;
     const dim3 grid((unsigned)c.g.chunks, (unsigned)c.groups, (unsigned)c.nb);
-    gn_partial<V><<<grid, kThreads>>>(c.x, c.part, c.g); /* [N, groups, chunks] partials */
+    gn_partial<T, V><<<grid, kThreads>>>(x, c.part, c.g); /* [N, groups, chunks] partials */
     LOOM_LAUNCH_CHECK("gn_partial");
     const int ng = c.nb * c.groups;
-    gn_finalize<<<(unsigned)(((int64_t)ng + kWarps - 1) / kWarps), kThreads>>>(c.x, c.part, c.stats, c.g, c.groups, ng,
-                                                                        c.eps); /* [N, groups] stats */
+    const unsigned fin_blocks = (unsigned)(((int64_t)ng + kWarps - 1) / kWarps);
+    gn_finalize<T><<<fin_blocks, kThreads>>>(x, c.part, c.stats, c.g, c.groups, ng, c.eps); /* [N, groups] stats */
     LOOM_LAUNCH_CHECK("gn_finalize");
     if (c.silu)
-        gn_apply<V, true><<<grid, kThreads>>>(c.x, c.gamma, c.beta, c.stats, c.y, c.g);
+        gn_apply<T, V, true><<<grid, kThreads>>>(x, gamma, beta, c.stats, y, c.g);
     else
-        gn_apply<V, false><<<grid, kThreads>>>(c.x, c.gamma, c.beta, c.stats, c.y, c.g);
+        gn_apply<T, V, false><<<grid, kThreads>>>(x, gamma, beta, c.stats, y, c.g);
     LOOM_LAUNCH_CHECK("gn_apply");
     return LOOM_OK;
 }
 
-loom_status check_affine(const char *name, const loom_tensor *t, int64_t c)
+loom_status check_affine(const char *name, const loom_tensor *t, int64_t c, const loom_tensor *x)
 {
     if (!t) return LOOM_OK;
     LOOM_TRY(loom_cuda_check_tensor("group_norm", name, t));
+    LOOM_TRY(loom_cuda_check_same_dtype("group_norm", name, t, "x", x));
     return loom_cuda_check_shape("group_norm", name, t, 1, &c);
+}
+
+/* The launches for element type T: the widest vector cg and the pointers allow. */
+template <class T> loom_status gn_run(const gn_call &call)
+{
+    switch (pick_vec(call.g.cg, call.x, call.y, call.gamma, call.beta)) {
+    case 8: return gn_launch<T, 8>(call);
+    case 4: return gn_launch<T, 4>(call);
+    case 2: return gn_launch<T, 2>(call);
+    default: return gn_launch<T, 1>(call);
+    }
 }
 
 } // namespace
@@ -238,6 +253,7 @@ extern "C" loom_status loom_cuda_group_norm(const loom_tensor *x, const loom_ten
     static const char op[] = "group_norm";
     LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
     LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
     char xs[96];
     if (x->ndim < 2 || x->ndim > 4)
         return loom_fail(LOOM_E_INVALID, "group_norm: x is %s; expected 2 to 4 dims ([N, ..., C])",
@@ -251,8 +267,8 @@ extern "C" loom_status loom_cuda_group_norm(const loom_tensor *x, const loom_ten
                          (long long)c, loom_shape_str(x, xs, sizeof xs));
     if (!(eps >= 0.0f) || !std::isfinite(eps))
         return loom_fail(LOOM_E_INVALID, "group_norm: eps %g must be finite and >= 0", (double)eps);
-    LOOM_TRY(check_affine("gamma", gamma, c));
-    LOOM_TRY(check_affine("beta", beta, c));
+    LOOM_TRY(check_affine("gamma", gamma, c, x));
+    LOOM_TRY(check_affine("beta", beta, c, x));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 1));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "gamma", gamma, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "beta", beta, 0));
@@ -274,20 +290,15 @@ extern "C" loom_status loom_cuda_group_norm(const loom_tensor *x, const loom_ten
     call.groups = groups;
     call.eps = eps;
     call.silu = fuse_silu != 0;
-    call.x = (const __half *)x->data;
-    call.y = (__half *)y->data;
-    call.gamma = gamma ? (const __half *)gamma->data : nullptr;
-    call.beta = beta ? (const __half *)beta->data : nullptr;
+    call.x = x->data;
+    call.y = y->data;
+    call.gamma = gamma ? gamma->data : nullptr;
+    call.beta = beta ? beta->data : nullptr;
     const size_t n_part = (size_t)nb * (size_t)groups * (size_t)call.g.chunks, n_stats = (size_t)nb * groups;
     void *scratch = nullptr;
     LOOM_TRY(gn_scratch((n_part + n_stats) * sizeof(float4), &scratch));
     call.part = (float4 *)scratch;
     call.stats = call.part + n_part;
 
-    switch (pick_vec(call.g.cg, call.x, call.y, call.gamma, call.beta)) {
-    case 8: return gn_launch<8>(call);
-    case 4: return gn_launch<4>(call);
-    case 2: return gn_launch<2>(call);
-    default: return gn_launch<1>(call);
-    }
+    return LOOM_CUDA_DISPATCH(x->dtype, T, gn_run<T>(call));
 }

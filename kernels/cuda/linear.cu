@@ -1,6 +1,7 @@
 /* linear.cu — loom_cuda_linear (ops.h): y[M,N] = x[M,K]·w[N,K]ᵀ + bias[N] + residual[M,N] on loom's
  * tensor-core GEMM (gemm.h, tile kernel in mma_tile.cuh), bias and residual in its epilogue: one
- * fp32 sum, one f16 rounding. x has 2–4 dims; its leading dims flatten to M (a row's result does not
+ * fp32 sum, one rounding to x's dtype (f16 or bf16; every operand shares it). x has 2–4 dims; its leading
+ * dims flatten to M (a row's result does not
  * depend on M, so batching is invariant). Checks and messages as the vendor op (linear_cublas.cu). */
 #include "nvtx.h"
 
@@ -23,7 +24,7 @@ loom_status loom_cuda_linear(const loom_tensor *x, const loom_tensor *w, const l
     ep.bias = bias ? bias->data : nullptr;
     ep.residual = residual ? residual->data : nullptr;
     // y[M, N] = x[M, K]·w[N, K]ᵀ + bias + residual (K == 0: bias + residual)
-    loom_status s = loom_cuda_gemm(x->data, k, w->data, k, y->data, n, m, n, k, &ep);
+    loom_status s = loom_cuda_gemm_dt(x->dtype, x->data, k, w->data, k, y->data, n, m, n, k, &ep);
     if (s != LOOM_OK) return loom_fail_wrap(s, "linear");
     return LOOM_OK;
 }

@@ -1,6 +1,7 @@
 /* misc_common.cuh — device pieces shared by loom's memory-bound CUDA ops
  * (group_norm, layer_norm, geglu, unary, add, mul, concat, upsample2x,
- * timestep_embedding, softmax; one .cu per op): f16 vector loads and stores,
+ * timestep_embedding, softmax; one .cu per op): 16-bit vector loads and stores
+ * (f16 or bf16, dtype.cuh; the op picks the instantiation from its tensors' dtype),
  * the activations in fp32, warp/block reductions, and the host-side choice of
  * the vector width. Kernel-private: nothing here is part of the op layer.
  *
@@ -17,6 +18,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "dtype.cuh"
+
 extern "C" {
 #include "cuda_check.h"
 #include "cuda_ops.h"
@@ -27,7 +30,7 @@ namespace loom_misc {
 constexpr int kThreads = 256;           /* every misc kernel's block size */
 constexpr int kWarps = kThreads / 32;   /* rows per block in the warp-per-row kernels */
 
-/* ---- f16 vectors ---------------------------------------------------------- */
+/* ---- 16-bit vectors ---------------------------------------------------------- */
 
 template <int V> struct raw;
 template <> struct raw<8> { typedef uint4 type; };
@@ -35,7 +38,7 @@ template <> struct raw<4> { typedef uint2 type; };
 template <> struct raw<2> { typedef unsigned int type; };
 template <> struct raw<1> { typedef unsigned short type; };
 
-/* One aligned V-half access seen as V ushorts (the bits of each half). The
+/* One aligned V-element access seen as V ushorts (the bits of each value). The
  * union pun is how CUDA code commonly splits a vector register; nvcc keeps it
  * in registers. */
 template <int V> union hvec {
@@ -43,26 +46,27 @@ template <int V> union hvec {
     unsigned short u[V];
 };
 
-/* f[k] = p[k] for k < V; p is 2·V-byte aligned. */
-template <int V> __device__ __forceinline__ void load(const __half *p, float (&f)[V])
+/* f[k] = p[k] for k < V; p is 2·V-byte aligned. T: __half or __nv_bfloat16 (dtype.cuh). */
+template <int V, class T> __device__ __forceinline__ void load(const T *p, float (&f)[V])
 {
     hvec<V> v;
     v.r = *reinterpret_cast<const typename raw<V>::type *>(p);
 #pragma unroll
-    for (int k = 0; k < V; k++) f[k] = __half2float(__ushort_as_half(v.u[k]));
+    for (int k = 0; k < V; k++) f[k] = loom_dt::bits_to_float<T>(v.u[k]);
 }
 
-/* p[k] = f16(f[k]), round to nearest even: the one rounding of an output. */
-template <int V> __device__ __forceinline__ void store(__half *p, const float (&f)[V])
+/* p[k] = T(f[k]), round to nearest even: the one rounding of an output. */
+template <int V, class T> __device__ __forceinline__ void store(T *p, const float (&f)[V])
 {
     hvec<V> v;
 #pragma unroll
-    for (int k = 0; k < V; k++) v.u[k] = __half_as_ushort(__float2half_rn(f[k]));
+    for (int k = 0; k < V; k++) v.u[k] = loom_dt::float_to_bits<T>(f[k]);
     *reinterpret_cast<typename raw<V>::type *>(p) = v.r;
 }
 
-/* Bit copy of V halves (concat, upsample: no conversion, exact). */
-template <int V> __device__ __forceinline__ void copy(__half *dst, const __half *src)
+/* Bit copy of V 16-bit values (concat, upsample: no conversion, exact, the same for f16 and
+ * bf16, so those ops run one instantiation on the raw bits). */
+template <int V> __device__ __forceinline__ void copy(uint16_t *dst, const uint16_t *src)
 {
     *reinterpret_cast<typename raw<V>::type *>(dst) = *reinterpret_cast<const typename raw<V>::type *>(src);
 }

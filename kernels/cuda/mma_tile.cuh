@@ -1,7 +1,11 @@
 /* mma_tile.cuh — loom's tensor-core tile GEMM (issue 5 item 1; lab: kernels/dev/gemm.cu, kernel version 1),
  * shared by gemm.cu (linear, GEGLU, adapters) and conv2d.cu (NHWC implicit GEMM).
  *
- *   C[M, N] = epilogue(A[M, K] · B[N, K]ᵀ)      f16 in/out, fp32 accumulate, sm_80+
+ *   C[M, N] = epilogue(A[M, K] · B[N, K]ᵀ)      f16 or bf16 in/out, fp32 accumulate, sm_80+
+ *
+ * The element type T (__half or __nv_bfloat16, dtype.cuh) matters only to the MMA instruction
+ * (.f16 or .bf16 operands, the same fragment layouts) and to the epilogue's conversions: the
+ * loaders, shared memory and ldmatrix move 16-bit patterns and are shared by both.
  *
  * Both operands are K-contiguous, which is exactly what mma.sync m16n8k16 .row.col wants: A and B
  * fragments come from shared memory with plain (non-transposed) ldmatrix.x4.
@@ -27,7 +31,7 @@
  *
  * Epilogue (registers → global, no smem): v = acc·alpha [·col_scale[n]] [+ bias[n]] [+ bias_f32[n]];
  * GEGLU: out = v_a · gelu(v_g) with the erfc form of exact gelu (as kernels/cpu/unary.c); then
- * [+ residual[m, n]] and ONE rounding to f16. residual may be C itself (each element is read and
+ * [+ residual[m, n]] and ONE rounding to T. residual may be C itself (each element is read and
  * written by the same thread). */
 #ifndef LOOM_CUDA_MMA_TILE_CUH
 #define LOOM_CUDA_MMA_TILE_CUH
@@ -38,13 +42,15 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "dtype.cuh"
+
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 #error "mma_tile.cuh needs sm_80 or newer (cp.async, ldmatrix, mma.sync m16n8k16)"
 #endif
 
 namespace loom_mma {
 
-constexpr int BK = 32; /* halves per k-tile; 4 × 16-byte chunks per smem row */
+constexpr int BK = 32; /* 16-bit elements per k-tile; 4 × 16-byte chunks per smem row */
 
 template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int STAGES_>
 struct tile_cfg {
@@ -76,7 +82,7 @@ enum variant { V128x128 = 0, V64x64, V64x64d, V64x32, V128x16, VARIANT_COUNT };
 
 __device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
-/* Swizzled half offset of chunk `ch` (0..3) of smem row `row`. */
+/* Swizzled element offset of chunk `ch` (0..3) of smem row `row`. */
 __device__ __forceinline__ int swz(int row, int ch) { return row * BK + ((ch ^ ((row >> 1) & 3)) << 3); }
 
 /* 16 bytes global → shared; src_bytes 0 reads nothing and writes zeros. */
@@ -102,16 +108,9 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr)
                  : "memory");
 }
 
-/* d += a·b for one 16×8×16 tile; fragment layouts as in the PTX ISA (mma.m16n8k16, .f16). */
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+/* d += a·b for one 16×8×16 tile is loom_dt::mma<T>::k16 (dtype.cuh; PTX ISA mma.m16n8k16 layouts). */
 
-__device__ __forceinline__ uint16_t ld_half_bits(const __half *p) { return __ldg((const unsigned short *)p); }
+__device__ __forceinline__ uint16_t ld_bits(const uint16_t *p) { return __ldg((const unsigned short *)p); }
 
 __device__ __forceinline__ uint4 pack8(const uint16_t (&h)[8])
 {
@@ -126,14 +125,14 @@ __device__ __forceinline__ uint4 pack8(const uint16_t (&h)[8])
 
 /* Dense K-contiguous rows: A of a GEMM, every B. row_of(r) maps the tile row to a global row (or −1). */
 struct dense_params {
-    const __half *p;
+    const uint16_t *p; /* f16 or bf16 bits */
     int64_t ld;
 };
 
 template <int ROWS, int ITERS, int THREADS>
 struct dense_rows {
-    const __half *row[ITERS]; /* nullptr: zero row */
-    const __half *base;
+    const uint16_t *row[ITERS]; /* nullptr: zero row */
+    const uint16_t *base;
     int k, ch, r0;
 
     /* grow(r) gives the global row of tile row r, or −1 when it is outside the matrix */
@@ -150,7 +149,7 @@ struct dense_rows {
     }
 
     template <bool VEC>
-    __device__ __forceinline__ void load(__half *stage, int k0) const
+    __device__ __forceinline__ void load(uint16_t *stage, int k0) const
     {
         const int kk = k0 + ch * 8;
 #pragma unroll
@@ -164,7 +163,7 @@ struct dense_rows {
             } else {
                 uint16_t h[8];
 #pragma unroll
-                for (int e = 0; e < 8; e++) h[e] = row[i] && kk + e < k ? ld_half_bits(row[i] + kk + e) : 0;
+                for (int e = 0; e < 8; e++) h[e] = row[i] && kk + e < k ? ld_bits(row[i] + kk + e) : 0;
                 st_shared16(dst, pack8(h));
             }
         }
@@ -176,7 +175,7 @@ struct dense_rows {
  * (zero outside the image). The host guarantees N·H·W, N·H, M ≤ INT_MAX and H + 2·ph, W + 2·pw ≤
  * INT_MAX, so the int pixel arithmetic below cannot overflow. */
 struct conv_params {
-    const __half *x;
+    const uint16_t *x; /* f16 or bf16 bits */
     int h, w, c;     /* input H, W, I */
     int kw;          /* kernel width (kh is implied by K) */
     int ho, wo;      /* output H, W */
@@ -208,7 +207,7 @@ struct conv_rows {
         }
     }
 
-    __device__ __forceinline__ const __half *src(int i, int p, int q, int c) const
+    __device__ __forceinline__ const uint16_t *src(int i, int p, int q, int c) const
     {
         const int hi = hi0[i] + p, wi = wi0[i] + q;
         if (!ok[i] || (unsigned)hi >= (unsigned)cp.h || (unsigned)wi >= (unsigned)cp.w) return nullptr;
@@ -216,7 +215,7 @@ struct conv_rows {
     }
 
     template <bool VEC>
-    __device__ __forceinline__ void load(__half *stage, int k0) const
+    __device__ __forceinline__ void load(uint16_t *stage, int k0) const
     {
         int kk = k0 + ch * 8;
         /* (p, q, c) of kk, once per tile: the thread's rows share the k offset */
@@ -227,7 +226,7 @@ struct conv_rows {
             for (int i = 0; i < ITERS; i++) {
                 const int r = r0 + i * (THREADS / 4);
                 if (r >= ROWS) continue;
-                const __half *s = kk < k ? src(i, p, q, c) : nullptr;
+                const uint16_t *s = kk < k ? src(i, p, q, c) : nullptr;
                 cp_async16(smem_u32(stage + swz(r, ch)), s ? (const void *)s : (const void *)cp.x, s ? 16 : 0);
             }
         } else { /* any I: walk (p, q, c) element by element */
@@ -236,8 +235,8 @@ struct conv_rows {
             for (int e = 0; e < 8; e++) {
 #pragma unroll
                 for (int i = 0; i < ITERS; i++) {
-                    const __half *s = kk < k ? src(i, p, q, c) : nullptr;
-                    h[i][e] = s ? ld_half_bits(s) : 0;
+                    const uint16_t *s = kk < k ? src(i, p, q, c) : nullptr;
+                    h[i][e] = s ? ld_bits(s) : 0;
                 }
                 kk++;
                 if (++c == cp.c) {
@@ -268,23 +267,23 @@ __device__ __forceinline__ L make_a(const conv_params &p, int m0, int m, int k, 
 
 /* ---- epilogue -------------------------------------------------------------------------------- */
 
-struct epi_params {
-    __half *c;
+template <class T> struct epi_params {
+    T *c;
     int64_t ldc;
-    const __half *residual; /* laid out as c; may be c */
-    const __half *bias;     /* [N_gemm] */
+    const T *residual;      /* laid out as c; may be c */
+    const T *bias;          /* [N_gemm] */
     const float *bias_f32;  /* [N_gemm] */
     const float *col_scale; /* [N_gemm] */
     float alpha;
     int n_out; /* columns of c: N, or F = N/2 with GEGLU */
-    int vec2;  /* c and residual 4-byte aligned and ldc even: half2 access */
+    int vec2;  /* c and residual 4-byte aligned and ldc even: pair (half2 / bfloat162) access */
 };
 
-__device__ __forceinline__ float epi_pre(const epi_params &ep, float v, int col)
+template <class T> __device__ __forceinline__ float epi_pre(const epi_params<T> &ep, float v, int col)
 {
     v *= ep.alpha;
     if (ep.col_scale) v *= ep.col_scale[col];
-    if (ep.bias) v += __half2float(ep.bias[col]);
+    if (ep.bias) v += loom_dt::to_float(ep.bias[col]);
     if (ep.bias_f32) v += ep.bias_f32[col];
     return v;
 }
@@ -292,42 +291,44 @@ __device__ __forceinline__ float epi_pre(const epi_params &ep, float v, int col)
 __device__ __forceinline__ float gelu_exact(float g) { return 0.5f * g * erfcf(-g * 0.70710678118654752f); }
 
 /* Adds the residual and stores columns col, col + 1 of row `row` (col + 1 may be past the end). */
-__device__ __forceinline__ void epi_store2(const epi_params &ep, int row, int col, float v0, float v1)
+template <class T>
+__device__ __forceinline__ void epi_store2(const epi_params<T> &ep, int row, int col, float v0, float v1)
 {
+    typedef typename loom_dt::pair<T>::type T2;
     const int64_t off = (int64_t)row * ep.ldc + col;
     if (ep.vec2 && col + 1 < ep.n_out) {
         if (ep.residual) {
-            const float2 r = __half22float2(*(const __half2 *)(ep.residual + off));
+            const float2 r = loom_dt::unpack2<T>(*(const T2 *)(ep.residual + off));
             v0 += r.x;
             v1 += r.y;
         }
-        *(__half2 *)(ep.c + off) = __floats2half2_rn(v0, v1);
+        *(uint32_t *)(ep.c + off) = loom_dt::pack2<T>(v0, v1);
         return;
     }
     if (col < ep.n_out) {
-        if (ep.residual) v0 += __half2float(ep.residual[off]);
-        ep.c[off] = __float2half_rn(v0);
+        if (ep.residual) v0 += loom_dt::to_float(ep.residual[off]);
+        ep.c[off] = loom_dt::from_float<T>(v0);
     }
     if (col + 1 < ep.n_out) {
-        if (ep.residual) v1 += __half2float(ep.residual[off + 1]);
-        ep.c[off + 1] = __float2half_rn(v1);
+        if (ep.residual) v1 += loom_dt::to_float(ep.residual[off + 1]);
+        ep.c[off + 1] = loom_dt::from_float<T>(v1);
     }
 }
 
 /* ---- the kernel ------------------------------------------------------------------------------
  * grid.x: M tiles, grid.y: N tiles (GEGLU: tiles of BN/2 output columns). ALoad is dense_rows or
- * conv_rows; AParams its parameter struct. With GEGLU, smem B row r of warp column wn = r / WTN
+ * conv_rows; AParams its parameter struct; E the element type. With GEGLU, smem B row r of warp column wn = r / WTN
  * holds weight row oc (first half of the warp's columns) or F + oc (second half), oc = the output
  * column, so a thread's accumulators acc[.][j] and acc[.][j + NI/2] are a and gate of one column. */
-template <class Cfg, class AParams, bool GEGLU, bool VEC>
+template <class E, class Cfg, class AParams, bool GEGLU, bool VEC>
 __global__ void __launch_bounds__(Cfg::THREADS)
-    tile_gemm_kernel(AParams ap, dense_params bp, epi_params ep, int m, int n, int k)
+    tile_gemm_kernel(AParams ap, dense_params bp, epi_params<E> ep, int m, int n, int k)
 {
     constexpr int BM = Cfg::BM, BN = Cfg::BN, S = Cfg::STAGES, MI = Cfg::MI, NI = Cfg::NI;
     constexpr int WTM = Cfg::WTM, WTN = Cfg::WTN, T = Cfg::THREADS;
-    __shared__ __align__(128) __half smem[Cfg::SMEM_HALVES];
-    __half *const sa = smem;               /* [S][BM][BK] */
-    __half *const sb = smem + S * BM * BK; /* [S][BN][BK] */
+    __shared__ __align__(128) uint16_t smem[Cfg::SMEM_HALVES];
+    uint16_t *const sa = smem;               /* [S][BM][BK] */
+    uint16_t *const sb = smem + S * BM * BK; /* [S][BN][BK] */
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / Cfg::WARPS_N, wn = warp % Cfg::WARPS_N;
@@ -381,7 +382,7 @@ __global__ void __launch_bounds__(Cfg::THREADS)
         }
         cp_async_commit();
 
-        const __half *ta = sa + (kt % S) * BM * BK, *tb = sb + (kt % S) * BN * BK;
+        const uint16_t *ta = sa + (kt % S) * BM * BK, *tb = sb + (kt % S) * BN * BK;
 #pragma unroll
         for (int ks = 0; ks < BK / 16; ks++) {
             uint32_t af[MI][4], bf[NI][2];
@@ -399,7 +400,7 @@ __global__ void __launch_bounds__(Cfg::THREADS)
 #pragma unroll
             for (int i = 0; i < MI; i++)
 #pragma unroll
-                for (int j = 0; j < NI; j++) mma_16816(acc[i][j], af[i], bf[j][0], bf[j][1]);
+                for (int j = 0; j < NI; j++) loom_dt::mma<E>::k16(acc[i][j], af[i], bf[j][0], bf[j][1]);
         }
     }
     cp_async_wait<0>(); /* only empty groups remain; keeps the exit tidy */
@@ -490,28 +491,28 @@ inline dim3 variant_grid(variant v, int m, int n, bool geglu)
     return dim3((unsigned)((m + bm - 1) / bm), (unsigned)ny, 1);
 }
 
-template <class Cfg, class AParams, bool GEGLU>
-inline void launch_cfg(bool vec, const AParams &ap, const dense_params &bp, const epi_params &ep, int m, int n,
+template <class T, class Cfg, class AParams, bool GEGLU>
+inline void launch_cfg(bool vec, const AParams &ap, const dense_params &bp, const epi_params<T> &ep, int m, int n,
                        int k, dim3 grid)
 {
     if (vec)
-        tile_gemm_kernel<Cfg, AParams, GEGLU, true><<<grid, Cfg::THREADS>>>(ap, bp, ep, m, n, k);
+        tile_gemm_kernel<T, Cfg, AParams, GEGLU, true><<<grid, Cfg::THREADS>>>(ap, bp, ep, m, n, k);
     else
-        tile_gemm_kernel<Cfg, AParams, GEGLU, false><<<grid, Cfg::THREADS>>>(ap, bp, ep, m, n, k);
+        tile_gemm_kernel<T, Cfg, AParams, GEGLU, false><<<grid, Cfg::THREADS>>>(ap, bp, ep, m, n, k);
 }
 
 /* Queues the kernel of variant v; the caller checks grid limits before and the launch after. */
-template <class AParams, bool GEGLU>
-inline void launch_variant(variant v, bool vec, const AParams &ap, const dense_params &bp, const epi_params &ep,
+template <class T, class AParams, bool GEGLU>
+inline void launch_variant(variant v, bool vec, const AParams &ap, const dense_params &bp, const epi_params<T> &ep,
                            int m, int n, int k)
 {
     const dim3 grid = variant_grid(v, m, n, GEGLU);
     switch (v) {
-    case V128x128: launch_cfg<cfg_128x128, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
-    case V64x64: launch_cfg<cfg_64x64, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
-    case V64x64d: launch_cfg<cfg_64x64d, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
-    case V64x32: launch_cfg<cfg_64x32, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
-    default: launch_cfg<cfg_128x16, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
+    case V128x128: launch_cfg<T, cfg_128x128, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
+    case V64x64: launch_cfg<T, cfg_64x64, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
+    case V64x64d: launch_cfg<T, cfg_64x64d, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
+    case V64x32: launch_cfg<T, cfg_64x32, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
+    default: launch_cfg<T, cfg_128x16, AParams, GEGLU>(vec, ap, bp, ep, m, n, k, grid); break;
     }
 }
 

@@ -1,5 +1,6 @@
 /* softmax.cu — softmax over the last dim of x[..., L] (ops.h):
- * y = softmax(x·scale), fp32 inside, one rounding to f16; in place allowed.
+ * y = softmax(x·scale), fp32 inside, one rounding to x's dtype (f16 or bf16);
+ * in place allowed.
  * kernels/cpu/softmax.c is the reference (SD1.x: attention probabilities
  * [B·heads, Sq, 77] for the text keys, [.., Sq, Sq] for self-attention).
  *
@@ -20,13 +21,13 @@ namespace {
 
 using namespace loom_misc;
 
-template <int V>
-__global__ void __launch_bounds__(kThreads) softmax_kernel(const __half *x, __half *y, int rows, int l, float scale)
+template <class T, int V>
+__global__ void __launch_bounds__(kThreads) softmax_kernel(const T *x, T *y, int rows, int l, float scale)
 {
     const int row = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows) return; /* whole warps leave: the shuffles stay full-warp */
-    const __half *xr = x + (int64_t)row * l;
-    __half *yr = y + (int64_t)row * l;
+    const T *xr = x + (int64_t)row * l;
+    T *yr = y + (int64_t)row * l;
     const int nv = l / V;
 
     float mx = -INFINITY;
@@ -56,11 +57,24 @@ __global__ void __launch_bounds__(kThreads) softmax_kernel(const __half *x, __ha
     }
 }
 
-template <int V> loom_status softmax_launch(const __half *x, __half *y, int rows, int l, float scale)
+template <class T, int V> loom_status softmax_launch(const T *x, T *y, int rows, int l, float scale)
 {
-    softmax_kernel<V><<<(unsigned)(((int64_t)rows + kWarps - 1) / kWarps), kThreads>>>(x, y, rows, l, scale);
+    softmax_kernel<T, V><<<(unsigned)(((int64_t)rows + kWarps - 1) / kWarps), kThreads>>>(x, y, rows, l, scale);
     LOOM_LAUNCH_CHECK("softmax_kernel");
     return LOOM_OK;
+}
+
+template <class T> loom_status softmax_run(const void *x, void *y, int rows, int l, float scale)
+{
+    const T *xd = (const T *)x;
+    T *yd = (T *)y;
+    /* [rows, L] → [rows, L] */
+    switch (pick_vec(l, xd, yd)) {
+    case 8: return softmax_launch<T, 8>(xd, yd, rows, l, scale);
+    case 4: return softmax_launch<T, 4>(xd, yd, rows, l, scale);
+    case 2: return softmax_launch<T, 2>(xd, yd, rows, l, scale);
+    default: return softmax_launch<T, 1>(xd, yd, rows, l, scale);
+    }
 }
 
 } // namespace
@@ -71,6 +85,7 @@ extern "C" loom_status loom_cuda_softmax(const loom_tensor *x, loom_tensor *y, f
     static const char op[] = "softmax";
     LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
     LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
     if (x->ndim < 1) return loom_fail(LOOM_E_INVALID, "softmax: x is a scalar; expected 1 to 4 dims");
     LOOM_TRY(loom_cuda_check_shape(op, "y", y, x->ndim, x->shape));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 1));
@@ -82,13 +97,5 @@ extern "C" loom_status loom_cuda_softmax(const loom_tensor *x, loom_tensor *y, f
     LOOM_TRY(loom_cuda_check_int(op, "the row count", rows));
     LOOM_TRY(loom_cuda_check_int(op, "the row length", l));
 
-    const __half *xd = (const __half *)x->data;
-    __half *yd = (__half *)y->data;
-    /* [rows, L] → [rows, L] */
-    switch (pick_vec(l, xd, yd)) {
-    case 8: return softmax_launch<8>(xd, yd, (int)rows, (int)l, scale);
-    case 4: return softmax_launch<4>(xd, yd, (int)rows, (int)l, scale);
-    case 2: return softmax_launch<2>(xd, yd, (int)rows, (int)l, scale);
-    default: return softmax_launch<1>(xd, yd, (int)rows, (int)l, scale);
-    }
+    return LOOM_CUDA_DISPATCH(x->dtype, T, softmax_run<T>(x->data, y->data, (int)rows, (int)l, scale));
 }

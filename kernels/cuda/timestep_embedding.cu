@@ -1,5 +1,5 @@
 /* timestep_embedding.cu — sinusoidal timestep embedding (ops.h): t[N] (f32,
- * on the device) → y[N, dim] (f16), the LDM / diffusers formula exactly as
+ * on the device) → y[N, dim] (f16 or bf16, y's dtype), the LDM / diffusers formula exactly as
  * kernels/cpu/timestep_embedding.c:
  *   half = dim/2, freq[i] = exp(−ln(max_period)·i / (half − freq_shift)),
  *   arg = t·freq[i], y = [cos | sin] if flip_sin_to_cos else [sin | cos],
@@ -22,22 +22,23 @@ namespace {
 using namespace loom_misc;
 
 /* lmp = ln(max_period), denom = half − freq_shift: computed once on the host in double. */
-__global__ void __launch_bounds__(kThreads) timestep_kernel(const float *t, __half *y, int dim, int half, int per_row,
+template <class T>
+__global__ void __launch_bounds__(kThreads) timestep_kernel(const float *t, T *y, int dim, int half, int per_row,
                                                             unsigned total, double lmp, double denom, int flip)
 {
     const int64_t idx = (int64_t)blockIdx.x * kThreads + threadIdx.x;
     if (idx >= total) return;
     const unsigned n = (unsigned)idx / (unsigned)per_row, i = (unsigned)idx - n * (unsigned)per_row;
-    __half *yr = y + (int64_t)n * dim;
+    T *yr = y + (int64_t)n * dim;
     if ((int)i < half) {
         const double arg = (double)t[n] * exp(-lmp * (double)i / denom);
         double s, c;
         sincos(arg, &s, &c);
-        const float fc = (float)c, fs = (float)s; /* the CPU op's f32 values, then f16 */
-        yr[i] = __float2half_rn(flip ? fc : fs);
-        yr[half + i] = __float2half_rn(flip ? fs : fc);
+        const float fc = (float)c, fs = (float)s; /* the CPU op's f32 values, then the storage type */
+        yr[i] = loom_dt::from_float<T>(flip ? fc : fs);
+        yr[half + i] = loom_dt::from_float<T>(flip ? fs : fc);
     }
-    if ((dim & 1) && i == 0) yr[dim - 1] = __float2half_rn(0.0f);
+    if ((dim & 1) && i == 0) yr[dim - 1] = loom_dt::from_float<T>(0.0f);
 }
 
 loom_status check_t(const loom_tensor *t)
@@ -51,6 +52,18 @@ loom_status check_t(const loom_tensor *t)
     if (t->shape[0] < 0) return loom_fail(LOOM_E_INVALID, "%s: t has a negative extent", op);
     if (!loom_tensor_is_contiguous(t)) return loom_fail(LOOM_E_INVALID, "%s: t is not contiguous", op);
     if (!t->data && t->shape[0] > 0) return loom_fail(LOOM_E_INVALID, "%s: t has no data", op);
+    return LOOM_OK;
+}
+
+template <class T>
+loom_status timestep_launch(const loom_tensor *t, loom_tensor *y, int64_t dim, int64_t half, int64_t per_row,
+                            int64_t total, const loom_timestep_params *p, double denom)
+{
+    /* t [N] f32 → y [N, dim] */
+    timestep_kernel<T><<<blocks_for(total), kThreads>>>((const float *)t->data, (T *)y->data, (int)dim, (int)half,
+                                                        (int)per_row, (unsigned)total, log((double)p->max_period),
+                                                        denom, p->flip_sin_to_cos != 0);
+    LOOM_LAUNCH_CHECK("timestep_kernel");
     return LOOM_OK;
 }
 
@@ -79,10 +92,6 @@ extern "C" loom_status loom_cuda_timestep_embedding(const loom_tensor *t, loom_t
     const int64_t per_row = half > 0 ? half : 1, total = n * per_row;
     LOOM_TRY(loom_cuda_check_int(op, "N x dim/2", total));
 
-    /* t [N] f32 → y [N, dim] f16 */
-    timestep_kernel<<<blocks_for(total), kThreads>>>((const float *)t->data, (__half *)y->data, (int)dim, (int)half,
-                                                     (int)per_row, (unsigned)total, log((double)p->max_period),
-                                                     denom, p->flip_sin_to_cos != 0);
-    LOOM_LAUNCH_CHECK("timestep_kernel");
-    return LOOM_OK;
+    if (y->dtype == LOOM_BF16) return timestep_launch<__nv_bfloat16>(t, y, dim, half, per_row, total, p, denom);
+    return timestep_launch<__half>(t, y, dim, half, per_row, total, p, denom);
 }

@@ -1,5 +1,6 @@
 /* unary.cu — y = act(x) elementwise (ops.h): SiLU, exact GELU, tanh GELU,
- * QuickGELU (misc_common.cuh has the fp32 formulas, each the CPU op's,
+ * QuickGELU in fp32, one rounding to x's dtype (f16 or bf16)
+ * (misc_common.cuh has the fp32 formulas, each the CPU op's,
  * kernels/cpu/unary.c), or a copy for LOOM_ACT_NONE. Any shape; in place
  * (y == x) allowed: each thread reads its elements before writing them.
  *
@@ -13,8 +14,8 @@ namespace {
 
 using namespace loom_misc;
 
-template <int ACT, int V> __global__ void __launch_bounds__(kThreads) unary_kernel(const __half *x, __half *y,
-                                                                                   unsigned nvec)
+template <class T, int ACT, int V>
+__global__ void __launch_bounds__(kThreads) unary_kernel(const T *x, T *y, unsigned nvec)
 {
     const int64_t idx = (int64_t)blockIdx.x * kThreads + threadIdx.x;
     if (idx >= nvec) return;
@@ -26,21 +27,34 @@ template <int ACT, int V> __global__ void __launch_bounds__(kThreads) unary_kern
     store<V>(y + e, f);
 }
 
-template <int ACT, int V> loom_status unary_launch(const __half *x, __half *y, int64_t n)
+template <class T, int ACT, int V> loom_status unary_launch(const T *x, T *y, int64_t n)
 {
     const int64_t nvec = n / V;
-    unary_kernel<ACT, V><<<blocks_for(nvec), kThreads>>>(x, y, (unsigned)nvec);
+    unary_kernel<T, ACT, V><<<blocks_for(nvec), kThreads>>>(x, y, (unsigned)nvec);
     LOOM_LAUNCH_CHECK("unary_kernel");
     return LOOM_OK;
 }
 
-template <int ACT> loom_status unary_vec(const __half *x, __half *y, int64_t n)
+template <class T, int ACT> loom_status unary_vec(const T *x, T *y, int64_t n)
 {
     switch (pick_vec(n, x, y)) {
-    case 8: return unary_launch<ACT, 8>(x, y, n);
-    case 4: return unary_launch<ACT, 4>(x, y, n);
-    case 2: return unary_launch<ACT, 2>(x, y, n);
-    default: return unary_launch<ACT, 1>(x, y, n);
+    case 8: return unary_launch<T, ACT, 8>(x, y, n);
+    case 4: return unary_launch<T, ACT, 4>(x, y, n);
+    case 2: return unary_launch<T, ACT, 2>(x, y, n);
+    default: return unary_launch<T, ACT, 1>(x, y, n);
+    }
+}
+
+template <class T> loom_status unary_run(const void *x, void *y, int64_t n, loom_act act)
+{
+    const T *xd = (const T *)x;
+    T *yd = (T *)y;
+    switch (act) { /* one instantiation per activation: no per-element switch */
+    case LOOM_ACT_SILU: return unary_vec<T, LOOM_ACT_SILU>(xd, yd, n);
+    case LOOM_ACT_GELU: return unary_vec<T, LOOM_ACT_GELU>(xd, yd, n);
+    case LOOM_ACT_GELU_TANH: return unary_vec<T, LOOM_ACT_GELU_TANH>(xd, yd, n);
+    case LOOM_ACT_QUICK_GELU: return unary_vec<T, LOOM_ACT_QUICK_GELU>(xd, yd, n);
+    default: return unary_vec<T, LOOM_ACT_NONE>(xd, yd, n);
     }
 }
 
@@ -53,19 +67,12 @@ extern "C" loom_status loom_cuda_unary(const loom_tensor *x, loom_tensor *y, loo
     if ((unsigned)act >= LOOM_ACT_COUNT) return loom_fail(LOOM_E_INVALID, "unary: unknown activation %d", (int)act);
     LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
     LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
     LOOM_TRY(loom_cuda_check_shape(op, "y", y, x->ndim, x->shape));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 1));
     const int64_t n = loom_tensor_numel(x);
     if (n == 0 || (act == LOOM_ACT_NONE && y->data == x->data)) return LOOM_OK;
     LOOM_TRY(loom_cuda_check_int(op, "the element count", n));
 
-    const __half *xd = (const __half *)x->data;
-    __half *yd = (__half *)y->data;
-    switch (act) { /* one instantiation per activation: no per-element switch */
-    case LOOM_ACT_SILU: return unary_vec<LOOM_ACT_SILU>(xd, yd, n);
-    case LOOM_ACT_GELU: return unary_vec<LOOM_ACT_GELU>(xd, yd, n);
-    case LOOM_ACT_GELU_TANH: return unary_vec<LOOM_ACT_GELU_TANH>(xd, yd, n);
-    case LOOM_ACT_QUICK_GELU: return unary_vec<LOOM_ACT_QUICK_GELU>(xd, yd, n);
-    default: return unary_vec<LOOM_ACT_NONE>(xd, yd, n);
-    }
+    return LOOM_CUDA_DISPATCH(x->dtype, T, unary_run<T>(x->data, y->data, n, act));
 }

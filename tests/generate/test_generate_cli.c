@@ -69,6 +69,8 @@ static void bad_inputs(void)
     expect_fail("-p cat --rng gpu2", "--rng");
     expect_fail("-p cat --cfg-scale abc", "--cfg-scale");
     expect_fail("-p cat --bogus 1", "--bogus");
+    expect_fail("-p cat --dtype f8", "--dtype");
+    expect_fail("-p cat --dtype bf16 -m /nonexistent.safetensors", "--dtype bf16 needs --backend cuda");
     expect_fail("-m x", "no prompt");
     expect_fail("-p '<lora:missing:0.8> cat' -m /nonexistent.safetensors", "lora");
     expect_fail("-p 'a cat AND a dog' -m /nonexistent.safetensors", "AND (composable diffusion)");

@@ -51,29 +51,37 @@ static float *render(const char *tag, const char *backend, const char *args, int
     return rc ? NULL : read_latent(dump, n);
 }
 
-static void compare(const char *name, const char *args)
+/* The CLI on the CPU, then on the GPU with loom's kernels and the vendor ones (`dtype`: the
+ * storage type flag), final latents against the CPU's. tol: TOL for f16; bf16 keeps 8 mantissa
+ * bits to f16's 11, so its rounding unit, and the error budget, is 8x. */
+static void compare_dtype(const char *name, const char *args, const char *dtype, double tol)
 {
     int64_t nc = 0, ng = 0, nv = 0;
-    char tag[160];
+    char tag[160], own[64], ven[96];
+    snprintf(own, sizeof own, "cuda --dtype %s", dtype);
+    snprintf(ven, sizeof ven, "cuda --kernels vendor --dtype %s", dtype);
     snprintf(tag, sizeof tag, "%s_cpu", name);
     float *c = render(tag, "cpu", args, &nc);
     snprintf(tag, sizeof tag, "%s_cuda", name);
-    float *g = render(tag, "cuda", args, &ng);
+    float *g = render(tag, own, args, &ng);
     snprintf(tag, sizeof tag, "%s_vendor", name);
-    float *v = render(tag, "cuda --kernels vendor", args, &nv);
+    float *v = render(tag, ven, args, &nv);
     if (c && g) {
         T_CHECK(nc == ng, "%s: latent sizes differ (%lld vs %lld)", name, (long long)nc, (long long)ng);
         const double e = nc == ng ? t_rel_l2(g, c, nc) : 1.0;
-        printf("%-22s own kernels vs cpu: rel L2 %.3e (tol %.0e)\n", name, e, TOL);
-        T_CHECK(e <= TOL, "%s: GPU latent differs from the CPU's by %.3e > %.0e", name, e, TOL);
+        printf("%-22s own kernels (%s) vs cpu: rel L2 %.3e (tol %.0e)\n", name, dtype, e, tol);
+        T_CHECK(e <= tol, "%s: GPU latent (%s) differs from the CPU's by %.3e > %.0e", name, dtype, e, tol);
     }
     if (c && v) {
         const double e = nc == nv ? t_rel_l2(v, c, nc) : 1.0;
-        printf("%-22s vendor kernels vs cpu: rel L2 %.3e (tol %.0e)\n", name, e, TOL);
-        T_CHECK(e <= TOL, "%s (--kernels vendor): GPU latent differs from the CPU's by %.3e > %.0e", name, e, TOL);
+        printf("%-22s vendor kernels (%s) vs cpu: rel L2 %.3e (tol %.0e)\n", name, dtype, e, tol);
+        T_CHECK(e <= tol, "%s (--kernels vendor, %s): GPU latent differs from the CPU's by %.3e > %.0e", name, dtype,
+                e, tol);
     }
     free(c), free(g), free(v);
 }
+
+static void compare(const char *name, const char *args) { compare_dtype(name, args, "f16", TOL); }
 
 int main(int argc, char **argv)
 {
@@ -97,5 +105,11 @@ int main(int argc, char **argv)
     /* a UNet batch of 4 rows (2 images × CFG) through the adapted ops */
     compare("batch2", "-p 'a cat <lora:locon_tucker:1> <lora:lora_kohya:-1> <lora:loha_tucker:0.5>' -n 'blurry' "
                       "--batch-size 2");
+    /* bf16 storage (--dtype bf16), with and without live adapters */
+    compare_dtype("plain_bf16", "-p 'a photo of a cat on a wooden table' -n 'blurry'", "bf16", 8 * TOL);
+    compare_dtype("adapters_bf16",
+                  "-p 'a photo of a cat <lora:locon:0.8> <lora:loha:0.6> <lora:lokr:0.7> <lora:dora:0.8> "
+                  "<lora:ia3:1> <lora:full:0.5>' -n 'blurry' --strict-adapters",
+                  "bf16", 8 * TOL);
     return t_finish("test_pipeline_gpu");
 }

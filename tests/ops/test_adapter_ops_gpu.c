@@ -26,7 +26,9 @@
  * LoHa/LoKr ΔWs: the device plan carries each HADA/KRON term's ΔW built once by plan_device.c
  * (adapter_plan.h "Precomputed ΔW"), so the checks above run the ops on it; the same plan with
  * every `dense` dropped (the op builds each ΔW per call into scratch), and with one dropped at a
- * time (a scratch ΔW next to precomputed ones), must give the very same bits. */
+ * time (a scratch ΔW next to precomputed ones), must give the very same bits.
+ * Every case runs twice: in f16, then in bf16 storage (inputs, weights and factors bf16-rounded,
+ * floors in bf16; "f16" above reads as the pass's dtype). The bad-plan refusals run in f16. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,14 +43,25 @@
 #endif
 
 #define E_IN_MAX 4.0
-#define POISON 0xFF /* every byte: f16 NaN */
+#define POISON 0xFF /* every byte: an f16 and a bf16 NaN */
+
+/* The storage dtype of the current pass: every case runs in f16, then in bf16 (--dtype bf16:
+ * activations, weights and factors bf16, vectors f32), with "f16" below read as this dtype. */
+static loom_dtype g_sd = LOOM_F16;
+
+static float round_sd(float v)
+{
+    return g_sd == LOOM_BF16 ? loom_bf16_to_f32(loom_f32_to_bf16(v)) : loom_f16_to_f32(loom_f32_to_f16(v));
+}
+
+static float sd_bits_to_f32(uint16_t b) { return g_sd == LOOM_BF16 ? loom_bf16_to_f32(b) : loom_f16_to_f32(b); }
 
 /* ---- host side: the f16-rounded twin and the CPU reference ------------------------------------ */
 
 static void round_f16(loom_tensor *t)
 {
     float *v = t->data;
-    for (int64_t i = 0; v && i < loom_tensor_numel(t); i++) v[i] = loom_f16_to_f32(loom_f32_to_f16(v[i]));
+    for (int64_t i = 0; v && i < loom_tensor_numel(t); i++) v[i] = round_sd(v[i]);
 }
 
 /* x, w, bias, residual and every factor to f16 values; vectors stay f32 (plan_device.h). */
@@ -66,7 +79,7 @@ static double rounding_floor(const float *ref, int64_t n)
 {
     float *r = malloc((size_t)n * sizeof *r);
     if (!r) return NAN;
-    for (int64_t i = 0; i < n; i++) r[i] = loom_f16_to_f32(loom_f32_to_f16(ref[i]));
+    for (int64_t i = 0; i < n; i++) r[i] = round_sd(ref[i]);
     const double f = t_rel_l2(r, ref, n);
     free(r);
     return f;
@@ -93,8 +106,9 @@ static int host_reference(const fx_case *cr, const fx_case *c, host_ref *h)
         const float *yi = h->y + i * per, *ri = (const float *)c->y_ref.data + i * per;
         h->floor[i] = rounding_floor(yi, per);
         h->e_in[i] = t_rel_l2(yi, ri, per);
-        printf("%-11s sample %d group %2d  f16 floor %.2e  inputs-to-f16 effect %.2e (%.1f floors)\n", c->name, i,
-               c->group_of[i], h->floor[i], h->e_in[i], h->e_in[i] / h->floor[i]);
+        const char *dn = loom_dtype_name(g_sd);
+        printf("%-11s sample %d group %2d  %s floor %.2e  inputs-to-%s effect %.2e (%.1f floors)\n", c->name, i,
+               c->group_of[i], dn, h->floor[i], dn, h->e_in[i], h->e_in[i] / h->floor[i]);
         T_CHECK(h->e_in[i] <= E_IN_MAX * h->floor[i], "%s sample %d: rounding the inputs moves the result by %.2e, "
                 "%.1f floors (> %g): ill-conditioned case", c->name, i, h->e_in[i], h->e_in[i] / h->floor[i], E_IN_MAX);
     }
@@ -108,12 +122,14 @@ static int host_reference(const fx_case *cr, const fx_case *c, host_ref *h)
 /* An f16 device tensor shaped like h (values uploaded from h when upload). */
 static loom_tensor dev_like(const loom_tensor *h, int upload)
 {
-    loom_tensor d = loom_tensor_view(NULL, LOOM_F16, h->ndim, h->shape);
+    loom_tensor d = loom_tensor_view(NULL, g_sd, h->ndim, h->shape);
     d.device = LOOM_CUDA;
     if (!h->data) return d;
     void *p = NULL;
     T_OK(loom_device_alloc(loom_tensor_nbytes(&d), &p));
-    if (p && upload) T_OK(loom_device_upload_f32_as_f16(p, h->data, (size_t)loom_tensor_numel(h)));
+    if (p && upload)
+        T_OK(g_sd == LOOM_BF16 ? loom_device_upload_f32_as_bf16(p, h->data, (size_t)loom_tensor_numel(h))
+                               : loom_device_upload_f32_as_f16(p, h->data, (size_t)loom_tensor_numel(h)));
     d.data = p;
     return d;
 }
@@ -167,7 +183,7 @@ static int dev_open(dev_case *d, const fx_case *c, const fx_case *cr)
     d->x = dev_like(&cr->x, 1), d->w = dev_like(&cr->w, 1), d->bias = dev_like(&cr->bias, 1);
     d->residual = dev_like(&cr->residual, 1), d->y = dev_like(&c->y_ref, 0);
     /* the unrounded host plan: plan_device.c's own f16 conversion is part of what is tested */
-    T_OK(loom_ad_groups_to_device(c->groups, c->n_groups + 1, &d->plan));
+    T_OK(loom_ad_groups_to_device_dtype(c->groups, c->n_groups + 1, g_sd, &d->plan));
     d->groups = loom_adapter_plans_device_row(d->plan, 0);
     return d->x.data && d->w.data && d->y.data && d->groups && (!cr->bias.data || d->bias.data) &&
            (!cr->residual.data || d->residual.data);
@@ -223,7 +239,7 @@ static uint16_t *check_values(const dev_case *d, const host_ref *h)
     T_OK(run_bits(d, &d->x, res, &y, &plan, &bits));
     float *yf = bits ? malloc((size_t)n * sizeof *yf) : NULL;
     if (!yf) return bits;
-    for (int64_t e = 0; e < n; e++) yf[e] = loom_f16_to_f32(bits[e]);
+    for (int64_t e = 0; e < n; e++) yf[e] = sd_bits_to_f32(bits[e]);
     T_CHECK(t_count_nonfinite(yf, n) == 0, "%s: output has NaN/Inf (unwritten?)", c->name);
     for (int i = 0; i < c->batch; i++) {
         const float *yi = yf + i * per, *ci = h->y + i * per, *ri = (const float *)c->y_ref.data + i * per;
@@ -484,7 +500,8 @@ static void gpu_case(const fx_case *c, const fx_case *cr, const host_ref *h, int
         if (bits) check_plain_and_alias(&d, bits);
         if (bits) check_dense_vs_per_call(&d, bits, n_dense);
         free(bits);
-        if (c->n_groups && c->groups[0].n_terms == 4 && c->terms[0][0].kind == LOOM_AD_LOWRANK &&
+        /* the refusals' messages name f16 factors: the f16 pass checks them */
+        if (g_sd == LOOM_F16 && c->n_groups && c->groups[0].n_terms == 4 && c->terms[0][0].kind == LOOM_AD_LOWRANK &&
             c->terms[0][3].kind == LOOM_AD_DENSE && c->batch > 1) {
             check_bad_plans(&d, c->is_conv ? "conv2d_adapted" : "linear_adapted");
             ++*n_bad;
@@ -505,11 +522,15 @@ int main(void)
     json_t *root = NULL, *cases = fx_cases(tf, &root);
     T_CHECK(cases && json_array_size(cases) >= 5, "fixture metadata has no cases");
     int n_cases = 0, n_bad = 0, n_dense = 0;
-    for (size_t i = 0; i < json_array_size(cases); i++) {
+    static const loom_dtype pass_dtypes[2] = {LOOM_F16, LOOM_BF16};
+    for (size_t i = 0; i < 2 * json_array_size(cases); i++) {
+        g_sd = pass_dtypes[i / json_array_size(cases)];
+        if (i % json_array_size(cases) == 0) printf("---- %s storage ----\n", loom_dtype_name(g_sd));
         fx_case *c = calloc(1, sizeof *c), *cr = calloc(1, sizeof *cr);
         host_ref h;
         memset(&h, 0, sizeof h);
-        if (c && cr && fx_load_case(c, tf, json_array_get(cases, i)) && fx_load_case(cr, tf, json_array_get(cases, i))) {
+        json_t *jc = json_array_get(cases, i % json_array_size(cases));
+        if (c && cr && fx_load_case(c, tf, jc) && fx_load_case(cr, tf, jc)) {
             round_case(cr);
             if (host_reference(cr, c, &h)) {
                 n_cases++;
@@ -523,7 +544,7 @@ int main(void)
         if (cr) fx_free_case(cr);
         free(c), free(cr);
     }
-    T_CHECK(n_cases >= 5, "ran %d cases", n_cases);
+    T_CHECK(n_cases >= 10, "ran %d cases (f16 and bf16)", n_cases);
     json_decref(root);
     loom_tfile_close(tf);
     if (!have_gpu) {
@@ -532,6 +553,6 @@ int main(void)
         t_skip(why);
     }
     T_CHECK(n_bad >= 2, "bad-plan checks ran on %d cases", n_bad);
-    T_CHECK(n_dense >= 2, "precomputed vs per-call ΔWs compared on %d cases", n_dense);
+    T_CHECK(n_dense >= 4, "precomputed vs per-call ΔWs compared on %d cases (f16 and bf16)", n_dense);
     return t_finish("test_adapter_ops_gpu");
 }

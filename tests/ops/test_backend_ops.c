@@ -6,9 +6,13 @@
  * usable GPU it prints why and exits 77 (skipped, never passed).
  *
  *   test_backend_ops [OP ...] [--table cuda|cuda_vendor] [--quick] [--seed N]
- *                    [--csv FILE] [perf [--reps N]]
+ *                    [--dtype f16|bf16|both] [--csv FILE] [perf [--reps N]]
  *   (LOOM_BACKEND_OPS_CSV=FILE in the environment does what --csv does)
  *
+ * Every case runs in each selected storage dtype (default both): f16, and bf16
+ * (DESIGN.md: "Storage fp16 (bf16 selectable)") with the same ops, which
+ * dispatch on their tensors' dtype. Below, "f16" reads as the case's dtype:
+ * inputs, output, poison and floor are all in it.
  * Check mode: inputs drawn in f32, rounded to f16 (what the GPU gets); the
  * CPU computes in f32 from those same rounded values, so input rounding is
  * out of the comparison and what remains is the GPU path's own error.
@@ -62,6 +66,8 @@
 typedef struct options {
     const char *filters[16];
     int nfilters;
+    loom_dtype dtypes[2]; /* storage dtypes to run, in order */
+    int n_dtypes;
     const char *table, *csv;
     int perf, quick, reps;
     uint32_t seed;
@@ -72,17 +78,23 @@ static const loom_ops *const tables[] = {&loom_ops_cuda, &loom_ops_cuda_vendor};
 
 /* ---- host helpers --------------------------------------------------------- */
 
-static void round_to_f16(float *v, int64_t n)
+/* v rounded to the 16-bit storage dtype sd and back (round to nearest even, as the GPU's
+ * conversions: check_conversions holds them to these) */
+static void round_to(loom_dtype sd, float *v, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) v[i] = loom_f16_to_f32(loom_f32_to_f16(v[i]));
+    if (sd == LOOM_BF16)
+        for (int64_t i = 0; i < n; i++) v[i] = loom_bf16_to_f32(loom_f32_to_bf16(v[i]));
+    else
+        for (int64_t i = 0; i < n; i++) v[i] = loom_f16_to_f32(loom_f32_to_f16(v[i]));
 }
 
-static double rounding_floor(const float *ref, int64_t n)
+/* ‖sd(ref) − ref‖/‖ref‖: the error of an ideal op that rounds only its output to sd */
+static double rounding_floor(loom_dtype sd, const float *ref, int64_t n)
 {
     float *r = malloc((size_t)n * sizeof *r);
     if (!r) return NAN;
     memcpy(r, ref, (size_t)n * sizeof *r);
-    round_to_f16(r, n);
+    round_to(sd, r, n);
     double f = t_rel_l2(r, ref, n);
     free(r);
     return f;
@@ -105,10 +117,10 @@ typedef struct guarded {
     loom_tensor t;
 } guarded;
 
-static loom_status guarded_alloc(const loom_tensor *shape, guarded *g)
+static loom_status guarded_alloc(loom_dtype sd, const loom_tensor *shape, guarded *g)
 {
     memset(g, 0, sizeof *g);
-    g->t = loom_tensor_view(NULL, LOOM_F16, shape->ndim, shape->shape);
+    g->t = loom_tensor_view(NULL, sd, shape->ndim, shape->shape);
     g->t.device = LOOM_CUDA;
     g->nbytes = loom_tensor_nbytes(&g->t);
     void *p;
@@ -118,8 +130,8 @@ static loom_status guarded_alloc(const loom_tensor *shape, guarded *g)
     return LOOM_OK;
 }
 
-/* Guards get GUARD_BYTE; the output 0xFF bytes, f16 NaN: an element the op
- * never writes shows up as NaN. */
+/* Guards get GUARD_BYTE; the output 0xFF bytes, an f16 and a bf16 NaN: an
+ * element the op never writes shows up as NaN. */
 static loom_status guarded_poison(guarded *g)
 {
     LOOM_TRY(loom_device_memset(g->base, GUARD_BYTE, g->nbytes + 2 * GUARD));
@@ -191,25 +203,26 @@ static loom_status run_once(void *p)
 
 static FILE *csv_file;
 
-static void report(const options *o, const loom_ops *t, const bo_case *c, double rel, double tol, int64_t bad,
-                   int guards_ok, double ms, double bytes, loom_status s)
+static void report(const options *o, const loom_ops *t, loom_dtype sd, const bo_case *c, double rel, double tol,
+                   int64_t bad, int guards_ok, double ms, double bytes, loom_status s)
 {
+    const char *dn = loom_dtype_name(sd);
     char label[96];
     bo_case_label(c, label, sizeof label);
     const double tflops = ms > 0 ? bo_case_flops(c) / (ms * 1e9) : 0;
     const double gbps = ms > 0 ? bytes / (ms * 1e6) : 0;
     const int pass = s == LOOM_OK && (o->perf || (rel <= tol && bad == 0 && guards_ok));
     if (o->perf)
-        printf("%-12s %-18s %-34s %9.4f %8.1f %8.1f  %s\n", t->name, bo_kind_op(c->kind), label, ms, tflops, gbps,
-               s == LOOM_OK ? "" : loom_last_error());
+        printf("%-12s %-4s %-18s %-34s %9.4f %8.1f %8.1f  %s\n", t->name, dn, bo_kind_op(c->kind), label, ms, tflops,
+               gbps, s == LOOM_OK ? "" : loom_last_error());
     else
-        printf("%-12s %-18s %-34s %9.2e %9.2e %5.0f%% %5lld %-3s %8.3f  %s\n", t->name, bo_kind_op(c->kind), label,
-               rel, tol, 100.0 * rel / tol, (long long)bad, guards_ok ? "ok" : "BAD", ms,
+        printf("%-12s %-4s %-18s %-34s %9.2e %9.2e %5.0f%% %5lld %-3s %8.3f  %s\n", t->name, dn, bo_kind_op(c->kind),
+               label, rel, tol, 100.0 * rel / tol, (long long)bad, guards_ok ? "ok" : "BAD", ms,
                s != LOOM_OK ? loom_last_error() : pass ? "pass" : "FAIL");
     if (csv_file)
-        fprintf(csv_file, "%s,%s,\"%s\",\"%s\",%s,%.4e,%.4e,%lld,%d,%.5f,%.2f,%s,%.1f\n", t->name,
+        fprintf(csv_file, "%s,%s,\"%s\",\"%s\",%s,%.4e,%.4e,%lld,%d,%.5f,%.2f,%s,%.1f,%s\n", t->name,
                 bo_kind_op(c->kind), label, c->where, o->perf ? "perf" : "check", rel, tol, (long long)bad, guards_ok,
-                ms, tflops, pass ? "pass" : "fail", gbps);
+                ms, tflops, pass ? "pass" : "fail", gbps, dn);
 }
 
 static int table_selected(const options *o, const loom_ops *t, const bo_case *c)
@@ -217,7 +230,8 @@ static int table_selected(const options *o, const loom_ops *t, const bo_case *c)
     return bo_table_has(t, c->kind) && (!o->table || strcmp(o->table, t->name) == 0);
 }
 
-static void run_case(const options *o, const bo_case *c, uint32_t seed)
+/* One case in storage dtype sd (f16 or bf16) on every selected table. */
+static void run_case(const options *o, const bo_case *c, loom_dtype sd, uint32_t seed)
 {
     int any = 0;
     for (int ti = 0; ti < NTABLES; ti++) any |= table_selected(o, tables[ti], c);
@@ -230,21 +244,23 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
     const loom_tensor *dev_in[BO_SLOTS] = {0};
     float *ref = NULL, *got = NULL;
     const int64_t n_out = loom_tensor_numel(&out_shape);
-    double floor_err = 0, bytes = (double)n_out * 2.0; /* the f16 output, written once */
+    double floor_err = 0, bytes = (double)n_out * 2.0; /* the 16-bit output, written once */
 
     for (int i = 0; i < BO_SLOTS; i++) {
         if (!shp[i].ndim) continue;
         const int64_t n = loom_tensor_numel(&shp[i]);
-        const loom_dtype dt = bo_case_dtype(c, i); /* f16, or f32 for timesteps (uploaded as they are) */
+        /* sd, or f32 for timesteps (uploaded as they are) */
+        const loom_dtype dt = bo_case_dtype(c, i) == LOOM_F16 ? sd : bo_case_dtype(c, i);
         host[i] = malloc((size_t)n * sizeof(float));
         T_CHECK(host[i] != NULL, "out of memory");
         if (!host[i]) goto done;
         bo_case_fill(c, i, host[i], n, seed + (uint32_t)i, scale[i]);
-        if (dt == LOOM_F16) round_to_f16(host[i], n);
+        if (dt != LOOM_F32) round_to(dt, host[i], n);
         loom_status s = loom_tensor_alloc(LOOM_CUDA, dt, shp[i].ndim, shp[i].shape, &dev[i]);
         T_OK(s);
         if (s != LOOM_OK) goto done;
         if (dt == LOOM_F16) s = loom_device_upload_f32_as_f16(dev[i].data, host[i], (size_t)n);
+        else if (dt == LOOM_BF16) s = loom_device_upload_f32_as_bf16(dev[i].data, host[i], (size_t)n);
         else s = loom_device_upload(dev[i].data, host[i], (size_t)n * sizeof(float));
         T_OK(s);
         if (s != LOOM_OK) goto done;
@@ -267,17 +283,17 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
         loom_status s = bo_case_call(&loom_ops_cpu, c, cin_p, &cout);
         T_OK(s);
         if (s != LOOM_OK) goto done;
-        floor_err = rounding_floor(ref, n_out);
+        floor_err = rounding_floor(sd, ref, n_out);
     }
     for (int ti = 0; ti < NTABLES; ti++) {
         const loom_ops *t = tables[ti];
         if (!table_selected(o, t, c)) continue;
         guarded g;
-        loom_status s = guarded_alloc(&out_shape, &g);
+        loom_status s = guarded_alloc(sd, &out_shape, &g);
         T_OK(s);
         if (s != LOOM_OK) continue;
         run_ctx rc = {t, c, {dev_in[0], dev_in[1], dev_in[2], dev_in[3]}, &g.t};
-        /* never 0: a reference exactly representable in f16 would demand bit equality */
+        /* never 0: a reference exactly representable in sd would demand bit equality */
         double ms = 0, rel = NAN, tol = fmax(4.0 * floor_err, 1e-6);
         int64_t bad = 0;
         int guards_ok = 1;
@@ -292,25 +308,27 @@ static void run_case(const options *o, const bo_case *c, uint32_t seed)
             s = o->perf ? loom_device_time_ms(run_once, &rc, 3, o->reps, &ms) : loom_device_time_ms(run_once, &rc, 0, 1, &ms);
         if (s == LOOM_OK) s = loom_device_sync();
         if (s == LOOM_OK && !o->perf) {
-            s = loom_device_download_f16_as_f32(got, g.t.data, (size_t)n_out);
+            s = sd == LOOM_BF16 ? loom_device_download_bf16_as_f32(got, g.t.data, (size_t)n_out)
+                                : loom_device_download_f16_as_f32(got, g.t.data, (size_t)n_out);
             if (s == LOOM_OK) s = guarded_intact(&g, &guards_ok);
             if (s == LOOM_OK) {
                 bad = t_count_nonfinite(got, n_out);
                 rel = t_rel_l2(got, ref, n_out);
             }
         }
-        report(o, t, c, rel, tol, bad, guards_ok, ms, bytes, s);
+        report(o, t, sd, c, rel, tol, bad, guards_ok, ms, bytes, s);
 #ifdef LOOM_HAVE_CUDA
         if (vendor_attention && s == LOOM_OK) check_attention_path(o, c, &attn_before);
 #endif
-        T_CHECK(s == LOOM_OK, "%s.%s %s: %s", t->name, bo_kind_op(c->kind), c->where, loom_last_error());
+        const char *dn = loom_dtype_name(sd);
+        T_CHECK(s == LOOM_OK, "%s.%s %s %s: %s", t->name, bo_kind_op(c->kind), dn, c->where, loom_last_error());
         if (s == LOOM_OK && !o->perf) {
-            T_CHECK(bad == 0, "%s.%s %s: %lld NaN/Inf (or unwritten) outputs", t->name, bo_kind_op(c->kind),
+            T_CHECK(bad == 0, "%s.%s %s %s: %lld NaN/Inf (or unwritten) outputs", t->name, bo_kind_op(c->kind), dn,
                     c->where, (long long)bad);
-            T_CHECK(guards_ok, "%s.%s %s: guard bytes around the output were overwritten", t->name,
-                    bo_kind_op(c->kind), c->where);
-            T_CHECK(rel <= tol, "%s.%s %s: relative L2 error %.3e > tolerance %.3e (4x the f16 rounding floor)",
-                    t->name, bo_kind_op(c->kind), c->where, rel, tol);
+            T_CHECK(guards_ok, "%s.%s %s %s: guard bytes around the output were overwritten", t->name,
+                    bo_kind_op(c->kind), dn, c->where);
+            T_CHECK(rel <= tol, "%s.%s %s %s: relative L2 error %.3e > tolerance %.3e (4x the %s rounding floor)",
+                    t->name, bo_kind_op(c->kind), dn, c->where, rel, tol, dn);
         }
         T_OK(loom_device_free(g.base));
     }
@@ -361,6 +379,26 @@ static void check_conversions(uint32_t seed)
         if (!(back[i] == want || (isnan(back[i]) && isnan(want)))) mism++;
     }
     T_CHECK(mism == 0, "%d of %d f16->f32 conversions differ from loom_f16_to_f32", mism, N);
+
+    /* the bf16 staging (the same buffer: 2 bytes an element) */
+    T_OK(loom_device_upload_f32_as_bf16(d.data, src, N));
+    T_OK(loom_device_download(half, d.data, sizeof half));
+    mism = 0;
+    for (int i = 0; i < N; i++) {
+        const uint16_t want = loom_f32_to_bf16(src[i]);
+        const int both_nan = (want & 0x7F80) == 0x7F80 && (want & 0x7F) && (half[i] & 0x7F80) == 0x7F80 &&
+                             (half[i] & 0x7F);
+        if (half[i] != want && !both_nan && mism++ < 5)
+            fprintf(stderr, "f32->bf16 of %a: GPU 0x%04x, loom_f32_to_bf16 0x%04x\n", (double)src[i], half[i], want);
+    }
+    T_CHECK(mism == 0, "%d of %d f32->bf16 conversions differ from loom_f32_to_bf16", mism, N);
+    T_OK(loom_device_download_bf16_as_f32(back, d.data, N));
+    mism = 0;
+    for (int i = 0; i < N; i++) {
+        const float want = loom_bf16_to_f32(half[i]);
+        if (!(back[i] == want || (isnan(back[i]) && isnan(want)))) mism++;
+    }
+    T_CHECK(mism == 0, "%d of %d bf16->f32 conversions differ from loom_bf16_to_f32", mism, N);
     loom_tensor_free(&d);
 }
 
@@ -370,6 +408,7 @@ static int parse(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->reps = 20;
+    o->dtypes[0] = LOOM_F16, o->dtypes[1] = LOOM_BF16, o->n_dtypes = 2;
     o->seed = (uint32_t)time(NULL);
     o->csv = getenv("LOOM_BACKEND_OPS_CSV"); /* so a ctest run can leave a CSV (scripts/gpu-check.sh) */
     if (o->csv && !*o->csv) o->csv = NULL;
@@ -381,10 +420,16 @@ static int parse(int argc, char **argv, options *o)
         else if (strcmp(a, "--csv") == 0 && i + 1 < argc) o->csv = argv[++i];
         else if (strcmp(a, "--seed") == 0 && i + 1 < argc) o->seed = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(a, "--reps") == 0 && i + 1 < argc) o->reps = atoi(argv[++i]);
+        else if (strcmp(a, "--dtype") == 0 && i + 1 < argc && strcmp(argv[i + 1], "f16") == 0)
+            o->dtypes[0] = LOOM_F16, o->n_dtypes = 1, i++;
+        else if (strcmp(a, "--dtype") == 0 && i + 1 < argc && strcmp(argv[i + 1], "bf16") == 0)
+            o->dtypes[0] = LOOM_BF16, o->n_dtypes = 1, i++;
+        else if (strcmp(a, "--dtype") == 0 && i + 1 < argc && strcmp(argv[i + 1], "both") == 0)
+            o->dtypes[0] = LOOM_F16, o->dtypes[1] = LOOM_BF16, o->n_dtypes = 2, i++;
         else if (a[0] != '-' && o->nfilters < 16) o->filters[o->nfilters++] = a;
         else {
-            fprintf(stderr, "usage: %s [OP ...] [--table cuda|cuda_vendor] [--quick] [--seed N] [--csv FILE] "
-                            "[perf [--reps N]]\n", argv[0]);
+            fprintf(stderr, "usage: %s [OP ...] [--table cuda|cuda_vendor] [--quick] [--seed N] "
+                            "[--dtype f16|bf16|both] [--csv FILE] [perf [--reps N]]\n", argv[0]);
             return -1;
         }
     }
@@ -444,22 +489,24 @@ int main(int argc, char **argv)
     if (o.csv) {
         csv_file = fopen(o.csv, "w");
         T_CHECK(csv_file != NULL, "cannot write %s", o.csv);
-        if (csv_file) /* gbps appended last: readers that go by column name (gpu-check.sh) are unaffected */
-            fprintf(csv_file, "table,op,shape,where,mode,rel_l2,tol,nonfinite,guards_ok,ms,tflops,result,gbps\n");
+        if (csv_file) /* gbps and dtype appended last: readers that go by column name are unaffected */
+            fprintf(csv_file, "table,op,shape,where,mode,rel_l2,tol,nonfinite,guards_ok,ms,tflops,result,gbps,dtype\n");
     }
     check_coverage();
     if (!o.perf) check_conversions(o.seed);
     if (o.perf)
-        printf("%-12s %-18s %-34s %9s %8s %8s\n", "table", "op", "shape", "ms(med)", "TFLOP/s", "GB/s");
+        printf("%-12s %-4s %-18s %-34s %9s %8s %8s\n", "table", "type", "op", "shape", "ms(med)", "TFLOP/s", "GB/s");
     else
-        printf("%-12s %-18s %-34s %9s %9s %6s %5s %-3s %8s  %s\n", "table", "op", "shape", "rel_l2", "tol", "%tol",
-               "nan", "grd", "ms", "result");
-    /* seeds: 4 per case (one per operand slot), distinct across both lists */
-    for (int i = 0; i < bo_case_count; i++)
-        if (wanted(&o, &bo_cases[i])) run_case(&o, &bo_cases[i], o.seed * 16u + (uint32_t)i * 4u);
-    for (int i = 0; i < bo_misc_case_count; i++)
-        if (wanted(&o, &bo_misc_cases[i]))
-            run_case(&o, &bo_misc_cases[i], o.seed * 16u + (uint32_t)(bo_case_count + i) * 4u);
+        printf("%-12s %-4s %-18s %-34s %9s %9s %6s %5s %-3s %8s  %s\n", "table", "type", "op", "shape", "rel_l2", "tol",
+               "%tol", "nan", "grd", "ms", "result");
+    /* seeds: 4 per case (one per operand slot), distinct across both lists; the same in each dtype */
+    for (int d = 0; d < o.n_dtypes; d++) {
+        for (int i = 0; i < bo_case_count; i++)
+            if (wanted(&o, &bo_cases[i])) run_case(&o, &bo_cases[i], o.dtypes[d], o.seed * 16u + (uint32_t)i * 4u);
+        for (int i = 0; i < bo_misc_case_count; i++)
+            if (wanted(&o, &bo_misc_cases[i]))
+                run_case(&o, &bo_misc_cases[i], o.dtypes[d], o.seed * 16u + (uint32_t)(bo_case_count + i) * 4u);
+    }
     if (csv_file) fclose(csv_file);
     return t_finish("test_backend_ops");
 }

@@ -50,6 +50,13 @@ static void check(const char *name, linear_fn f)
     loom_tensor bbad = dev(0x400000, LOOM_F16, 1, 5, 0, 0);
     EXPECT(f(&x, &wk, NULL, NULL, &y), "expects 15 input features");
     EXPECT(f(&x, &w, NULL, NULL, &yf), "take f16");
+    /* f16 or bf16, but one of them a call: mixing is refused, naming the operand */
+    loom_tensor wb = w, yb = y, bb = bias, xb = x;
+    wb.dtype = yb.dtype = bb.dtype = xb.dtype = LOOM_BF16;
+    EXPECT(f(&x, &wb, NULL, NULL, &y), "w is bf16 but x is f16; one call takes one 16-bit dtype");
+    EXPECT(f(&xb, &wb, NULL, NULL, &y), "y is f16 but x is bf16; one call takes one 16-bit dtype");
+    EXPECT(f(&xb, &wb, &bias, NULL, &yb), "bias is f16 but x is bf16");
+    EXPECT(f(&x, &w, NULL, &yb, &y), "residual is bf16 but x is f16");
     EXPECT(f(&x, &w, NULL, NULL, &ybad), "y is [2, 8, 5] but should be [2, 8, 4]");
     EXPECT(f(&x, &w, &bbad, NULL, &y), "bias is [5] but should be [4]");
     EXPECT(f(&x, &w, &bias, NULL, &yover), "y overlaps x");

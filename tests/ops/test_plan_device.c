@@ -163,6 +163,8 @@ static void test_host_checks(int have_gpu)
     g[0].terms = &t[0];
     T_EXPECT_FAIL(loom_ad_groups_to_device(NULL, 2, &p), "2 groups but no group array");
     T_EXPECT_FAIL(loom_adapter_plans_device_build(NULL, 10, &p), "no host plans");
+    T_EXPECT_FAIL(loom_ad_groups_to_device_dtype(g, 2, LOOM_F32, &p), "adapter plan upload: factors as f32; the CUDA "
+                                                                     "ops take f16 or bf16");
     T_CHECK(p == NULL, "no object after a failure");
 
     /* no tensors: no device memory, so this works without a GPU too */
@@ -232,11 +234,13 @@ static void close_adapter(fixture_adapter *f)
     if (f->tf) loom_tfile_close(f->tf);
 }
 
-/* The device tensor holds the host tensor: same shape, dtype f16 (factor) or f32 (vector), bits. */
-static int same_tensor(const loom_tensor *h, const loom_tensor *d, int factor)
+/* The device tensor holds the host tensor: same shape, dtype `want` (a factor's f16 or bf16, a
+ * vector's f32), bits (a factor's = loom_f32_to_f16 / loom_f32_to_bf16 of the host values). */
+static int same_tensor(const loom_tensor *h, const loom_tensor *d, loom_dtype want)
 {
     if (!h->data || !d->data) return !h->data && !d->data;
-    if (d->dtype != (factor ? LOOM_F16 : LOOM_F32) || d->device != LOOM_CUDA || d->ndim != h->ndim) return 0;
+    const int factor = want != LOOM_F32;
+    if (d->dtype != want || d->device != LOOM_CUDA || d->ndim != h->ndim) return 0;
     for (int k = 0; k < h->ndim; k++)
         if (d->shape[k] != h->shape[k]) return 0;
     const int64_t n = loom_tensor_numel(h);
@@ -244,31 +248,34 @@ static int same_tensor(const loom_tensor *h, const loom_tensor *d, int factor)
     int same = b && loom_device_download(b, d->data, loom_tensor_nbytes(d)) == LOOM_OK;
     const float *hv = h->data;
     for (int64_t i = 0; same && i < n; i++) {
-        if (factor) same = ((const uint16_t *)b)[i] == loom_f32_to_f16(hv[i]);
+        if (factor)
+            same = ((const uint16_t *)b)[i] == (want == LOOM_BF16 ? loom_f32_to_bf16(hv[i]) : loom_f32_to_f16(hv[i]));
         else same = !memcmp(b + 4 * i, &hv[i], 4);
     }
     free(b);
     return same;
 }
 
-static void check_rows(const loom_adapter_plans *hp, const loom_adapter_plans_device *dp, int n_rows, int *n_terms,
-                       int *n_shared)
+/* fdt: the factors' device dtype (the build's) */
+static void check_rows(const loom_adapter_plans *hp, const loom_adapter_plans_device *dp, int n_rows, loom_dtype fdt,
+                       int *n_terms, int *n_shared)
 {
+    const loom_dtype v = LOOM_F32;
     for (int r = 0; r < n_rows; r++) {
         const loom_ad_group *h = loom_adapter_plans_row(hp, r), *d = loom_adapter_plans_device_row(dp, r);
         T_CHECK(!h == !d, "row %d: host %p device %p", r, (const void *)h, (const void *)d);
         for (int s = 0; h && d && s < loom_adapter_plans_n_sets(hp); s++) {
             T_CHECK(h[s].n_terms == d[s].n_terms, "row %d set %d: n_terms", r, s);
-            T_CHECK(same_tensor(&h[s].in_scale, &d[s].in_scale, 0) && same_tensor(&h[s].out_scale, &d[s].out_scale, 0) &&
-                        same_tensor(&h[s].bias_add, &d[s].bias_add, 0),
+            T_CHECK(same_tensor(&h[s].in_scale, &d[s].in_scale, v) &&
+                        same_tensor(&h[s].out_scale, &d[s].out_scale, v) && same_tensor(&h[s].bias_add, &d[s].bias_add, v),
                     "row %d set %d: vectors", r, s);
             for (int k = 0; k < h[s].n_terms && k < d[s].n_terms; k++) {
                 const loom_ad_term *ht = &h[s].terms[k], *dt = &d[s].terms[k];
                 T_CHECK(ht->kind == dt->kind && ht->scale == dt->scale, "row %d set %d term %d: kind/scale", r, s, k);
-                T_CHECK(same_tensor(&ht->down, &dt->down, 1) && same_tensor(&ht->up, &dt->up, 1) &&
-                            same_tensor(&ht->down2, &dt->down2, 1) && same_tensor(&ht->up2, &dt->up2, 1),
-                        "row %d set %d term %d: factors", r, s, k);
-                T_CHECK(same_tensor(&ht->in_scale, &dt->in_scale, 0) && same_tensor(&ht->out_scale, &dt->out_scale, 0),
+                T_CHECK(same_tensor(&ht->down, &dt->down, fdt) && same_tensor(&ht->up, &dt->up, fdt) &&
+                            same_tensor(&ht->down2, &dt->down2, fdt) && same_tensor(&ht->up2, &dt->up2, fdt),
+                        "row %d set %d term %d: %s factors", r, s, k, loom_dtype_name(fdt));
+                T_CHECK(same_tensor(&ht->in_scale, &dt->in_scale, v) && same_tensor(&ht->out_scale, &dt->out_scale, v),
                         "row %d set %d term %d: vectors", r, s, k);
                 ++*n_terms;
                 for (int k2 = 0; s == 1 && k2 < h[0].n_terms; k2++) /* set 0 holds the same module */
@@ -466,11 +473,19 @@ static void test_real_plans(int have_gpu)
             int n_terms = 0, n_shared = 0;
             if (dp) {
                 T_CHECK(loom_adapter_plans_device_n_sets(dp) == 2 && loom_adapter_plans_device_bytes(dp) > 0, "sets/bytes");
-                check_rows(hp, dp, loom_keymap_sd15.n_rows, &n_terms, &n_shared);
+                check_rows(hp, dp, loom_keymap_sd15.n_rows, LOOM_F16, &n_terms, &n_shared);
             }
             printf("device plans: %d terms, %d shared factors, %zu device bytes\n", n_terms, n_shared,
                    loom_adapter_plans_device_bytes(dp));
             T_CHECK(n_terms >= 10 && n_shared >= 2, "checked %d terms, %d shared", n_terms, n_shared);
+            /* the same plans with bf16 factors (--dtype bf16): bits = loom_f32_to_bf16 of the host's */
+            loom_adapter_plans_device *bp = NULL;
+            T_OK(loom_adapter_plans_device_build_dtype(hp, loom_keymap_sd15.n_rows, LOOM_BF16, &bp));
+            int bt = 0, bs = 0;
+            if (bp) check_rows(hp, bp, loom_keymap_sd15.n_rows, LOOM_BF16, &bt, &bs);
+            T_CHECK(bt == n_terms && bs == n_shared, "bf16 plans: %d terms, %d shared (f16: %d, %d)", bt, bs, n_terms,
+                    n_shared);
+            loom_adapter_plans_device_free(bp);
         }
         loom_adapter_plans_device_free(dp);
         loom_adapter_plans_free(hp);

@@ -3,9 +3,10 @@
  * every vendor attention path shares. attention_cudnn.cu runs cuDNN's fused
  * attention first and comes here for the shapes cuDNN refuses. Per sample
  * and per chunk of heads:
- *   S = scale·Q·Kᵀ   cublasGemmStridedBatchedEx, fp16 in, fp32 scores;
- *   P = softmax(S)   one block per row, fp32 max/sum, P stored as fp16;
- *   O = P·V          cublasGemmStridedBatchedEx, fp32 accumulate, fp16 out.
+ *   S = scale·Q·Kᵀ   cublasGemmStridedBatchedEx, f16/bf16 in, fp32 scores;
+ *   P = softmax(S)   one block per row, fp32 max/sum, P stored as the I/O type;
+ *   O = P·V          cublasGemmStridedBatchedEx, fp32 accumulate, f16/bf16 out.
+ * The I/O type is q's (k, v, o share it): f16 or bf16.
  * Heads are the batch: head h of q[B,S,H·D] is the S×D submatrix at column
  * offset h·D with row stride H·D, so consecutive heads are D elements apart.
  * Scores are materialised (Sq·Sk·6 bytes per head: 96 MiB at 4096 tokens);
@@ -14,7 +15,7 @@
 #include <cfloat>
 #include <cmath>
 
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 #include "nvtx.h"
 #include "vendor.h"
@@ -51,12 +52,13 @@ template <bool kMax> __device__ float block_reduce(float v, float *red)
 
 /* Row r of s (r = head_in_chunk·sq + i) → row r of p. Causal: query i sees
  * keys j ≤ i (top-left aligned, as the CPU op and torch's is_causal). */
-__global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, __half *p, int sq, int sk, int causal)
+template <class T>
+__global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, T *p, int sq, int sk, int causal)
 {
     __shared__ float red[32];
     const size_t r = blockIdx.x;
     const float *row = s + r * (size_t)sk;
-    __half *prow = p + r * (size_t)sk;
+    T *prow = p + r * (size_t)sk;
     const int i = (int)(r % (size_t)sq);
     const int lim = causal ? min(sk, i + 1) : sk;
     float m = -FLT_MAX;
@@ -67,7 +69,7 @@ __global__ void __launch_bounds__(kThreads) softmax_rows_kernel(const float *s, 
     sum = block_reduce<false>(sum, red);
     const float inv = 1.0f / sum;
     for (int j = threadIdx.x; j < sk; j += blockDim.x)
-        prow[j] = __float2half_rn(j < lim ? expf(row[j] - m) * inv : 0.0f);
+        prow[j] = loom_dt::from_float<T>(j < lim ? expf(row[j] - m) * inv : 0.0f);
 }
 
 } // namespace
@@ -80,6 +82,9 @@ loom_status loom_vendor_attention_check(const char *op, const loom_tensor *q, co
     LOOM_TRY(loom_cuda_check_tensor(op, "k", k));
     LOOM_TRY(loom_cuda_check_tensor(op, "v", v));
     LOOM_TRY(loom_cuda_check_tensor(op, "o", o));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "k", k, "q", q));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "v", v, "q", q));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "o", o, "q", q));
     if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3)
         return loom_fail(LOOM_E_INVALID, "%s: q, k, v must be [B, S, H*D]", op);
     if (heads < 1) return loom_fail(LOOM_E_INVALID, "%s: %d heads", op, heads);
@@ -115,14 +120,17 @@ loom_status loom_vendor_attention_cublas(const char *op, const loom_vendor_attn_
     const int64_t b = s->b, sq = s->sq, sk = s->sk, heads = s->heads, d = s->d, dv = s->dv;
     const int64_t hd = heads * d, hdv = heads * dv;
     const float scale = s->scale;
-    const size_t per_head = (size_t)sq * (size_t)sk * (sizeof(float) + sizeof(__half));
+    const bool bf16 = q->dtype == LOOM_BF16;
+    const cudaDataType_t io = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const size_t esz = loom_dtype_size(q->dtype); /* 2 */
+    const size_t per_head = (size_t)sq * (size_t)sk * (sizeof(float) + esz);
     int64_t chunk = (int64_t)(kScratch / per_head);
     chunk = chunk < 1 ? 1 : (chunk > heads ? heads : chunk);
     LOOM_TRY(loom_cuda_check_int(op, "rows of a head chunk", chunk * sq));
     void *ws;
     LOOM_TRY(loom_vendor_workspace(per_head * (size_t)chunk, &ws));
     float *scores = (float *)ws;
-    __half *probs = (__half *)(scores + (size_t)chunk * sq * sk);
+    void *probs = scores + (size_t)chunk * sq * sk; /* after the f32 scores: 4-byte aligned */
     cublasHandle_t h;
     LOOM_TRY(loom_vendor_cublas(&h));
     const float one = 1.0f, zero = 0.0f;
@@ -130,21 +138,26 @@ loom_status loom_vendor_attention_cublas(const char *op, const loom_vendor_attn_
     for (int64_t bi = 0; bi < b; bi++)
         for (int64_t h0 = 0; h0 < heads; h0 += chunk) {
             const int hc = (int)(heads - h0 < chunk ? heads - h0 : chunk);
-            const __half *qb = (const __half *)q->data + (bi * sq * hd + h0 * d);
-            const __half *kb = (const __half *)k->data + (bi * sk * hd + h0 * d);
-            const __half *vb = (const __half *)v->data + (bi * sk * hdv + h0 * dv);
-            __half *ob = (__half *)o->data + (bi * sq * hdv + h0 * dv);
+            const char *qb = (const char *)q->data + (size_t)(bi * sq * hd + h0 * d) * esz;
+            const char *kb = (const char *)k->data + (size_t)(bi * sk * hd + h0 * d) * esz;
+            const char *vb = (const char *)v->data + (size_t)(bi * sk * hdv + h0 * dv) * esz;
+            char *ob = (char *)o->data + (size_t)(bi * sq * hdv + h0 * dv) * esz;
             // Sᵀ[Sk,Sq] per head = K_h (OP_T of its D×Sk view) · Q_hᵀ[D,Sq]; fp32 out
-            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)sk, (int)sq, (int)d, &scale, kb,
-                                                    CUDA_R_16F, (int)hd, d, qb, CUDA_R_16F, (int)hd, d, &zero, scores,
+            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)sk, (int)sq, (int)d, &scale, kb, io,
+                                                    (int)hd, d, qb, io, (int)hd, d, &zero, scores,
                                                     CUDA_R_32F, (int)sk, s_stride, hc, CUBLAS_COMPUTE_32F,
                                                     CUBLAS_GEMM_DEFAULT));
-            softmax_rows_kernel<<<(unsigned)(hc * sq), kThreads>>>(scores, probs, (int)sq, (int)sk, causal);
+            if (bf16)
+                softmax_rows_kernel<__nv_bfloat16><<<(unsigned)(hc * sq), kThreads>>>(
+                    scores, (__nv_bfloat16 *)probs, (int)sq, (int)sk, causal);
+            else
+                softmax_rows_kernel<__half><<<(unsigned)(hc * sq), kThreads>>>(scores, (__half *)probs, (int)sq,
+                                                                               (int)sk, causal);
             LOOM_LAUNCH_CHECK("softmax_rows_kernel");
             // Oᵀ[Dv,Sq] per head = V_hᵀ[Dv,Sk] · Pᵀ[Sk,Sq]
-            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)dv, (int)sq, (int)sk, &one, vb,
-                                                    CUDA_R_16F, (int)hdv, dv, probs, CUDA_R_16F, (int)sk, s_stride,
-                                                    &zero, ob, CUDA_R_16F, (int)hdv, dv, hc, CUBLAS_COMPUTE_32F,
+            CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)dv, (int)sq, (int)sk, &one, vb, io,
+                                                    (int)hdv, dv, probs, io, (int)sk, s_stride, &zero, ob, io,
+                                                    (int)hdv, dv, hc, CUBLAS_COMPUTE_32F,
                                                     CUBLAS_GEMM_DEFAULT));
         }
     return LOOM_OK;

@@ -16,7 +16,7 @@
  * A fallback is silent per call but counted (attention_stats.h); the
  * backend-ops test checks that SD's shapes really ran on cuDNN.
  *
- * Plans: a table of kPlans keyed by (B, H, Sq, Sk, D, Dv, causal, scale);
+ * Plans: a table of kPlans keyed by (B, H, Sq, Sk, D, Dv, causal, scale, dtype);
  * building one costs milliseconds (more when cuDNN compiles the engine at
  * run time) and SD uses about ten shapes per resolution. A full table
  * reuses its oldest slot after a device sync (queued work may still run the
@@ -72,7 +72,7 @@ const char *refused_upfront(const loom_vendor_attn_dims *s, int sm, const loom_t
     return nullptr;
 }
 
-loom_sdpa_key make_key(const loom_vendor_attn_dims *s, int causal)
+loom_sdpa_key make_key(const loom_vendor_attn_dims *s, int causal, loom_dtype dt)
 {
     loom_sdpa_key k;
     memset(&k, 0, sizeof k); /* compared with memcmp */
@@ -84,6 +84,7 @@ loom_sdpa_key make_key(const loom_vendor_attn_dims *s, int causal)
     k.dv = s->dv;
     k.causal = causal;
     memcpy(&k.scale_bits, &s->scale, sizeof k.scale_bits);
+    k.bf16 = dt == LOOM_BF16; /* a plan is built for one I/O type */
     return k;
 }
 
@@ -187,7 +188,7 @@ loom_status try_cudnn(const char *op, const loom_vendor_attn_dims *s, const loom
     *why = refused_upfront(s, sm, q, k, v, o);
     if (*why) return LOOM_OK;
     loom_sdpa_plan *p = nullptr;
-    LOOM_TRY(find_plan(make_key(s, causal), &p));
+    LOOM_TRY(find_plan(make_key(s, causal, q->dtype), &p));
     if (!p->ready) {
         *why = p->reason;
         return LOOM_OK;

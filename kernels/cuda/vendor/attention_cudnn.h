@@ -23,6 +23,7 @@ struct loom_sdpa_key {
     int64_t b, heads, sq, sk, d, dv;
     int32_t causal;
     uint32_t scale_bits; /* the effective scale's bits */
+    int32_t bf16;        /* q, k, v, o (and the graph's P) are bf16, else f16 */
 };
 
 /* Descriptors one graph and its plan need, with room to spare (the causal

@@ -197,6 +197,9 @@ layout bshd(int64_t b, int64_t h, int64_t s, int64_t x)
 /* The by-value scalars: [1,1,1,1] broadcasts against any 4-D operand. */
 const layout kScalar = {{1, 1, 1, 1}, {1, 1, 1, 1}};
 
+/* The 16-bit type of q, k, v, o and the composite graph's P: the call's (part of the plan key). */
+cudnnDataType_t io_type(const loom_sdpa_key &k) { return k.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF; }
+
 /* Kᵀ [B,H,D,Sk] as a view of k[B,Sk,H·D]: bshd's strides with the last two swapped. */
 layout transposed_k(int64_t b, int64_t h, int64_t sk, int64_t d)
 {
@@ -207,11 +210,12 @@ loom_status graph_sdpa_op(loom_sdpa_plan *p, cudnnBackendDescriptor_t *ops, int 
 {
 #if CUDNN_VERSION >= 91301
     const loom_sdpa_key &k = p->key;
+    const cudnnDataType_t io = io_type(k);
     cudnnBackendDescriptor_t q = nullptr, kk = nullptr, v = nullptr, o = nullptr, scale = nullptr, op = nullptr;
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_Q, CUDNN_DATA_HALF, bshd(k.b, k.heads, k.sq, k.d), false, false, &q));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_K, CUDNN_DATA_HALF, bshd(k.b, k.heads, k.sk, k.d), false, false, &kk));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_V, CUDNN_DATA_HALF, bshd(k.b, k.heads, k.sk, k.dv), false, false, &v));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_O, CUDNN_DATA_HALF, bshd(k.b, k.heads, k.sq, k.dv), false, false, &o));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_Q, io, bshd(k.b, k.heads, k.sq, k.d), false, false, &q));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_K, io, bshd(k.b, k.heads, k.sk, k.d), false, false, &kk));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_V, io, bshd(k.b, k.heads, k.sk, k.dv), false, false, &v));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_O, io, bshd(k.b, k.heads, k.sq, k.dv), false, false, &o));
     LOOM_TRY(tensor(p, LOOM_SDPA_UID_SCALE, CUDNN_DATA_FLOAT, kScalar, false, true, &scale));
     LOOM_TRY(make(p, CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR, &op));
     LOOM_TRY(set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, q));
@@ -238,13 +242,13 @@ loom_status graph_composite(loom_sdpa_plan *p, cudnnBackendDescriptor_t *ops, in
     const int64_t b = k.b, h = k.heads, sq = k.sq, sk = k.sk;
     const layout scores = {{b, h, sq, sk}, {h * sq * sk, sq * sk, sk, 1}}; /* packed, as the frontend's */
     const layout rows = {{b, h, sq, 1}, {h * sq, sq, 1, 1}};
-    const cudnnDataType_t f16 = CUDNN_DATA_HALF, f32 = CUDNN_DATA_FLOAT;
+    const cudnnDataType_t io = io_type(k), f32 = CUDNN_DATA_FLOAT; /* I/O and P: f16 or bf16 */
     cudnnBackendDescriptor_t q = nullptr, kt = nullptr, v = nullptr, o = nullptr, scale = nullptr, s = nullptr;
     cudnnBackendDescriptor_t scaled = nullptr, mx = nullptr, sub = nullptr, ex = nullptr, sum = nullptr, prob = nullptr;
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_Q, f16, bshd(b, h, sq, k.d), false, false, &q));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_K, f16, transposed_k(b, h, sk, k.d), false, false, &kt));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_V, f16, bshd(b, h, sk, k.dv), false, false, &v));
-    LOOM_TRY(tensor(p, LOOM_SDPA_UID_O, f16, bshd(b, h, sq, k.dv), false, false, &o));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_Q, io, bshd(b, h, sq, k.d), false, false, &q));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_K, io, transposed_k(b, h, sk, k.d), false, false, &kt));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_V, io, bshd(b, h, sk, k.dv), false, false, &v));
+    LOOM_TRY(tensor(p, LOOM_SDPA_UID_O, io, bshd(b, h, sq, k.dv), false, false, &o));
     LOOM_TRY(tensor(p, LOOM_SDPA_UID_SCALE, f32, kScalar, false, true, &scale));
     LOOM_TRY(tensor(p, kUidS, f32, scores, true, false, &s));
     LOOM_TRY(tensor(p, kUidScaled, f32, scores, true, false, &scaled));
@@ -252,7 +256,7 @@ loom_status graph_composite(loom_sdpa_plan *p, cudnnBackendDescriptor_t *ops, in
     LOOM_TRY(tensor(p, kUidSub, f32, scores, true, false, &sub));
     LOOM_TRY(tensor(p, kUidExp, f32, scores, true, false, &ex));
     LOOM_TRY(tensor(p, kUidSum, f32, rows, true, false, &sum));
-    LOOM_TRY(tensor(p, kUidP, f16, scores, true, false, &prob));
+    LOOM_TRY(tensor(p, kUidP, io, scores, true, false, &prob));
 
     int n = 0;
     LOOM_TRY(matmul(p, "Q*K^T", q, kt, s, &ops[n++]));

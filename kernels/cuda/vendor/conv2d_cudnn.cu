@@ -1,7 +1,8 @@
 /* conv2d_cudnn.cu — vendor baseline for loom_ops.conv2d (ops.h) with cuDNN:
- * x NHWC, w OHWI (cuDNN's NHWC filter layout, "KRSC"), y NHWC, fp16 storage
- * with fp32 compute (cuDNN's PSEUDO_HALF configuration: half tensors, a
- * float convolution descriptor) and tensor-op math allowed.
+ * x NHWC, w OHWI (cuDNN's NHWC filter layout, "KRSC"), y NHWC, f16 or bf16
+ * storage (x's dtype) with fp32 compute (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16
+ * configurations: 16-bit tensors, a float convolution descriptor) and
+ * tensor-op math allowed.
  *
  * Descriptors and the algorithm are made once per shape and cached (style.md:
  * no per-call descriptor rebuilds). The legacy convolution API is used: it is
@@ -18,6 +19,7 @@ namespace {
 
 struct conv_key {
     int n, h, w, c, o, kh, kw, sh, sw, ph, pw;
+    int bf16; /* the tensors' type: bf16, else f16 */
 };
 
 struct conv_plan {
@@ -59,14 +61,15 @@ loom_status make_plan(cudnnHandle_t h, const conv_key &k, conv_plan *p)
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->yd));
     CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->wd));
     CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->cd));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, k.n, k.c, k.h, k.w));
-    CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, k.o, k.c, k.kh, k.kw));
+    const cudnnDataType_t io = k.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, io, k.n, k.c, k.h, k.w));
+    CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->wd, io, CUDNN_TENSOR_NHWC, k.o, k.c, k.kh, k.kw));
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->cd, k.ph, k.pw, k.sh, k.sw, 1, 1, CUDNN_CROSS_CORRELATION,
                                                 CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, CUDNN_TENSOR_OP_MATH));
     int on, oc, oh, ow;
     CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->cd, p->xd, p->wd, &on, &oc, &oh, &ow));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, on, oc, oh, ow));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, io, on, oc, oh, ow));
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p->xd, p->wd, p->cd, p->yd,
@@ -144,23 +147,28 @@ loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const
         LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
         LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
     }
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
+    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
     LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1));
     if (loom_tensor_numel(y) == 0) return LOOM_OK;
     if (x->shape[3] == 0) /* no input channels: y = bias + residual */
-        return loom_vendor_prefill(y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
+        return loom_vendor_prefill(x->dtype, y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
                                    yshape[0] * ho * wo, yshape[3]);
 
     const conv_key key = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3], (int)w->shape[0],
-                          (int)w->shape[1], (int)w->shape[2], p->stride_h, p->stride_w, p->pad_h, p->pad_w};
+                          (int)w->shape[1], (int)w->shape[2], p->stride_h, p->stride_w, p->pad_h, p->pad_w,
+                          x->dtype == LOOM_BF16};
     conv_plan *plan;
     LOOM_TRY(find_plan(key, &plan));
     const int pre = bias || residual;
     if (pre)
-        LOOM_TRY(loom_vendor_prefill(y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
-                                     yshape[0] * ho * wo, yshape[3]));
+        LOOM_TRY(loom_vendor_prefill(x->dtype, y->data, bias ? bias->data : nullptr,
+                                     residual ? residual->data : nullptr, yshape[0] * ho * wo, yshape[3]));
     void *ws = nullptr;
     if (plan->ws_bytes) LOOM_TRY(loom_vendor_workspace(plan->ws_bytes, &ws));
     cudnnHandle_t h;

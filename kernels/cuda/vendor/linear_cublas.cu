@@ -1,6 +1,6 @@
 /* linear_cublas.cu — vendor baseline for loom_ops.linear (ops.h):
  * y[M,N] = x[M,K]·w[N,K]ᵀ + bias[N] + residual[M,N] with one cublasGemmEx,
- * fp16 storage, fp32 accumulate (CUBLAS_COMPUTE_32F: no fp16 or tf32
+ * f16 or bf16 storage (x's dtype, CUDA_R_16F / CUDA_R_16BF), fp32 accumulate (CUBLAS_COMPUTE_32F: no fp16 or tf32
  * shortcuts). bias + residual are written into y first and the GEMM adds
  * its product with beta = 1, so the epilogue costs no extra pass after it.
  *
@@ -21,14 +21,17 @@ loom_status loom_vendor_linear(const loom_tensor *x, const loom_tensor *w, const
     if (m == 0 || n == 0) return LOOM_OK;
 
     const int pre = bias || residual || k == 0; /* k == 0: y is just bias + residual (or zeros) */
-    if (pre) LOOM_TRY(loom_vendor_prefill(y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr, m, n));
+    if (pre)
+        LOOM_TRY(loom_vendor_prefill(x->dtype, y->data, bias ? bias->data : nullptr,
+                                     residual ? residual->data : nullptr, m, n));
     if (k == 0) return LOOM_OK;
     cublasHandle_t h;
     LOOM_TRY(loom_vendor_cublas(&h));
+    const cudaDataType_t io = x->dtype == LOOM_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     const float alpha = 1.0f, beta = pre ? 1.0f : 0.0f;
     // yᵀ[N,M] = w[N,K] (OP_T of its K×N view) · xᵀ[K,M]
-    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &alpha, w->data, CUDA_R_16F,
-                              (int)k, x->data, CUDA_R_16F, (int)k, &beta, y->data, CUDA_R_16F, (int)n,
+    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &alpha, w->data, io, (int)k,
+                              x->data, io, (int)k, &beta, y->data, io, (int)n,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return LOOM_OK;
 }

@@ -1,6 +1,6 @@
 /* vendor.h — shared pieces of the vendor baselines (kernels/cuda/vendor/):
  * the library handles, one grow-only workspace and the bias/residual
- * prefill that lets cuBLAS and cuDNN add them through beta = 1 (one fp16
+ * prefill that lets cuBLAS and cuDNN add them through beta = 1 (one f16/bf16
  * rounding of bias+residual, one of the result; no separate epilogue pass).
  * Argument checks are the CUDA backend's (cuda_ops.h).
  *
@@ -24,9 +24,11 @@ loom_status loom_vendor_cudnn(cudnnHandle_t *out);
 /* At least `bytes` of device scratch, valid until the next call (grow-only). */
 loom_status loom_vendor_workspace(size_t bytes, void **out);
 
-/* y[rows, n] = f16(bias[n] + residual[rows, n]) summed in fp32; bias and/or
- * residual may be NULL (both NULL: zeros); residual may be y itself. */
-loom_status loom_vendor_prefill(void *y, const void *bias, const void *residual, int64_t rows, int64_t n);
+/* y[rows, n] = dt(bias[n] + residual[rows, n]) summed in fp32, dt = f16 or
+ * bf16 (all three); bias and/or residual may be NULL (both NULL: zeros);
+ * residual may be y itself. */
+loom_status loom_vendor_prefill(loom_dtype dt, void *y, const void *bias, const void *residual, int64_t rows,
+                                int64_t n);
 
 loom_status loom_vendor_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
                                const loom_tensor *residual, loom_tensor *y);
