@@ -214,6 +214,8 @@ if [ -x "$loom_bin" ] && [[ $skip != *" bench "* ]]; then
     "$loom_bin" make-checkpoint --preset sd15 --seed 1 "$ckpt" &&
       timeout 300 "$loom_bin" bench -m "$ckpt" -W 512 -H 512 --batch 2 --reps 10 --ops
     echo "== exit $?"
+    timeout 200 "$loom_bin" bench -m "$ckpt" -W 512 -H 512 --batch 2 --reps 10 --dtype bf16
+    echo "== exit $?"
     "$loom_bin" make-checkpoint --preset demo --seed 1 "$demo" &&
       timeout 120 "$loom_bin" bench -m "$demo" -W 512 -H 512 --batch 2 --reps 10 \
         --lora-model-dir "$ROOT/tests/fixtures/adapters_live" --lora locon --lora loha:0.5 --lora lokr --lora dora
