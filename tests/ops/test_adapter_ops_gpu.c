@@ -54,8 +54,6 @@ static float round_sd(float v)
     return g_sd == LOOM_BF16 ? loom_bf16_to_f32(loom_f32_to_bf16(v)) : loom_f16_to_f32(loom_f32_to_f16(v));
 }
 
-static float sd_bits_to_f32(uint16_t b) { return g_sd == LOOM_BF16 ? loom_bf16_to_f32(b) : loom_f16_to_f32(b); }
-
 /* ---- host side: the f16-rounded twin and the CPU reference ------------------------------------ */
 
 static void round_f16(loom_tensor *t)
@@ -118,6 +116,8 @@ static int host_reference(const fx_case *cr, const fx_case *c, host_ref *h)
 /* ---- device side ------------------------------------------------------------------------------ */
 
 #ifdef LOOM_HAVE_CUDA
+
+static float sd_bits_to_f32(uint16_t b) { return g_sd == LOOM_BF16 ? loom_bf16_to_f32(b) : loom_f16_to_f32(b); }
 
 /* An f16 device tensor shaped like h (values uploaded from h when upload). */
 static loom_tensor dev_like(const loom_tensor *h, int upload)
