@@ -42,6 +42,7 @@ typedef struct bench_opts {
     int own, vendor;
     loom_dtype dtype; /* CUDA storage: f16 or bf16 */
     int ops;          /* --ops: per-op GPU time inside the step */
+    int rounds;       /* --rounds: the comparison repeated in one process */
     int width, height, batch, warmup, reps;
 } bench_opts;
 
@@ -58,6 +59,7 @@ static void usage(FILE *f)
                "      --reps N               timed steps (default 10)\n"
                "      --lora-model-dir DIR   with --lora NAME[:w] (repeatable): also time the step with these\n"
                "                             adapters applied live, and report their overhead\n"
+               "      --rounds N             repeat own/vendor N times in this process, every other round vendor first\n"
                "      --ops                  also the step's GPU time per op (CUDA events around each op), own vs vendor\n"
                "      --csv FILE             also write the rows as CSV\n");
 }
@@ -76,7 +78,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 
 static int parse(int argc, char **argv, bench_opts *o, int *help)
 {
-    *o = (bench_opts){.backend = LOOM_BACKEND_CUDA, .own = 1, .vendor = 1, .dtype = LOOM_F16, .width = 512, .height = 512,
+    *o = (bench_opts){.backend = LOOM_BACKEND_CUDA, .own = 1, .vendor = 1, .dtype = LOOM_F16, .rounds = 1, .width = 512, .height = 512,
                       .batch = 2, .warmup = 2, .reps = 10};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -112,6 +114,8 @@ static int parse(int argc, char **argv, bench_opts *o, int *help)
             if (!parse_int(a, v, 64, 4096, &o->width)) return 0;
         } else if (!strcmp(a, "-H") || !strcmp(a, "--height")) {
             if (!parse_int(a, v, 64, 4096, &o->height)) return 0;
+        } else if (!strcmp(a, "--rounds")) {
+            if (!parse_int(a, v, 1, 100, &o->rounds)) return 0;
         } else if (!strcmp(a, "--batch")) {
             if (!parse_int(a, v, 1, 64, &o->batch)) return 0;
         } else if (!strcmp(a, "--warmup")) {
@@ -289,17 +293,23 @@ static loom_status run(const bench_opts *o, FILE *csv)
            o->width, o->height, o->batch, loom_dtype_name(o->dtype), o->reps, o->warmup);
     printf("%-8s %-10s %10s %10s %8s %s\n", "kernels", "adapters", "median ms", "best ms", "it/s", "note");
     if (csv) fprintf(csv, "device,model,kernels,adapters,width,height,batch,median_ms,best_ms\n");
-    double own_ms = 0;
-    for (int k = 0; s == LOOM_OK && k < 2; k++) {
+    double other_ms = 0; /* the round's first kernel set's median */
+    /* --rounds: the whole comparison again in the same process, every other round vendor first,
+     * so run-to-run and order effects show beside the difference between the kernel sets */
+    for (int i = 0; s == LOOM_OK && i < 2 * o->rounds; i++) {
+        const int round = i / 2, k = round % 2 ? 1 - i % 2 : i % 2;
         if (!(k == 0 ? o->own : o->vendor)) continue;
         const loom_ops *ops = loom_backend_ops_dtype(o->backend, k == 1, o->dtype);
-        const char *kname = k == 0 ? "own" : "vendor";
+        char kname[24];
+        snprintf(kname, sizeof kname, o->rounds > 1 ? "%s/%d" : "%s", k == 0 ? "own" : "vendor", round + 1);
         double base_med = 0, base_best = 0;
         s = time_steps(&m, ops, NULL, &io, o, &base_med, &base_best);
         if (s != LOOM_OK) break;
         char note[128] = "";
-        if (k == 0) own_ms = base_med;
-        else if (o->own) snprintf(note, sizeof note, "own is %.2fx the vendor speed", base_med / own_ms);
+        if (i % 2 == 0) other_ms = base_med;
+        else if (o->own && o->vendor)
+            snprintf(note, sizeof note, "own is %.2fx the vendor speed",
+                     k == 1 ? base_med / other_ms : other_ms / base_med);
         printf("%-8s %-10s %10.3f %10.3f %8.2f %s\n", kname, "none", base_med, base_best, 1e3 / base_med, note);
         if (csv) fprintf(csv, "\"%s\",\"%s\",%s,none,%d,%d,%d,%.4f,%.4f\n", desc, o->model, kname, o->width, o->height,
                          o->batch, base_med, base_best);
