@@ -14,6 +14,10 @@
  * model_io.h). Median and minimum over --reps after --warmup. Each
  * kernel set is timed without adapters and, when --lora is given, with them
  * (the overhead is reported against the same kernels without adapters).
+ * --ops times each op inside the step with CUDA events: exact while the GPU
+ * is the bottleneck; when the host issues ops slower than the GPU runs them
+ * (the vendor table: bench/results/2026-11-27-h200-probe) the waits count
+ * too, so the column is an upper bound there.
  * Nothing here is a unit test: numbers go to bench/results/. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
