@@ -27,11 +27,6 @@ const loom_ops *loom_backend_ops(loom_backend b)
     return b == LOOM_BACKEND_CUDA ? &loom_ops_cuda : &loom_ops_cpu;
 }
 
-const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor)
-{
-    return loom_backend_ops_dtype(b, vendor, LOOM_F16);
-}
-
 const loom_ops *loom_backend_ops_dtype(loom_backend b, int vendor, loom_dtype dtype)
 {
     if (b != LOOM_BACKEND_CUDA || (!vendor && dtype != LOOM_BF16)) return loom_backend_ops(b);

@@ -9,12 +9,11 @@ typedef enum loom_backend { LOOM_BACKEND_CPU = 0, LOOM_BACKEND_CUDA, LOOM_BACKEN
 const char *loom_backend_name(loom_backend b);
 int loom_backend_from_name(const char *s, loom_backend *out);
 const loom_ops *loom_backend_ops(loom_backend b);
-/* As loom_backend_ops; with vendor = 1 on CUDA, loom's own table with the
- * vendor baselines (cuBLAS linear, cuDNN conv, cuDNN fused attention) in place of
- * loom's kernels wherever the vendor table has the op (`--kernels vendor`). */
-const loom_ops *loom_backend_ops_kernels(loom_backend b, int vendor);
-/* As loom_backend_ops_kernels with the CUDA storage type: LOOM_F16 (default) or LOOM_BF16
- * (`--dtype bf16`: the same kernels on bf16 activations and weights). Ignored on the CPU (f32). */
+/* As loom_backend_ops; with vendor = 1 on CUDA, loom's own table with the vendor baselines
+ * (cuBLAS linear, cuDNN conv, cuDNN fused attention) in place of loom's kernels wherever the
+ * vendor table has the op (`--kernels vendor`); dtype is the CUDA storage type, LOOM_F16 or
+ * LOOM_BF16 (`--dtype bf16`: the same kernels on bf16 activations and weights). Ignored on the
+ * CPU (f32). */
 const loom_ops *loom_backend_ops_dtype(loom_backend b, int vendor, loom_dtype dtype);
 
 /* Threads the CPU backend may use (0: all cores; OpenBLAS does the GEMMs). */

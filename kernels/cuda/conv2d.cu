@@ -4,8 +4,8 @@
  * The OHWI weight is already the [O, K] B operand (K index (p, q, c), c fastest), and the A tile is
  * gathered from x on the fly (conv_rows), zero outside the image: no im2col buffer. Any kernel size,
  * stride ≥ 1, padding ≥ 0. I % 8 == 0 with 16-byte aligned x and w takes 16-byte cp.async copies,
- * other channel counts (conv_in's 4) the element-wise path. Checks and messages as the vendor op
- * (conv2d_cudnn.cu). f16 or bf16, x's dtype for every operand (one rounding to it). */
+ * other channel counts (conv_in's 4) the element-wise path. Checks and messages shared with the
+ * adapted and vendor ops (loom_cuda_check_conv). f16 or bf16, x's dtype for every operand (one rounding to it). */
 #include <climits>
 
 #include "mma_tile.cuh"
@@ -48,50 +48,11 @@ loom_status loom_cuda_conv2d(const loom_tensor *x, const loom_tensor *w, const l
 {
     LOOM_NVTX_RANGE("cuda/conv2d");
     static const char op[] = "conv2d";
-    LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
-    LOOM_TRY(loom_cuda_check_tensor(op, "w", w));
-    LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
-    if (!p) return loom_fail(LOOM_E_INVALID, "conv2d: parameters are missing");
-    if (x->ndim != 4 || w->ndim != 4)
-        return loom_fail(LOOM_E_INVALID, "conv2d: x and w must have 4 dims (NHWC, OHWI); got %d and %d", x->ndim,
-                         w->ndim);
-    if (p->stride_h < 1 || p->stride_w < 1 || p->pad_h < 0 || p->pad_w < 0)
-        return loom_fail(LOOM_E_INVALID, "conv2d: stride %dx%d, padding %dx%d", p->stride_h, p->stride_w, p->pad_h,
-                         p->pad_w);
-    if (w->shape[3] != x->shape[3]) {
-        char xs[96], ws[96];
-        return loom_fail(LOOM_E_INVALID, "conv2d: x is %s but w %s expects %lld input channels",
-                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[3]);
-    }
-    for (int i = 0; i < 4; i++) {
-        LOOM_TRY(loom_cuda_check_int(op, "an x extent", x->shape[i]));
-        LOOM_TRY(loom_cuda_check_int(op, "a w extent", w->shape[i]));
-    }
+    LOOM_TRY(loom_cuda_check_conv(op, x, w, bias, residual, y, p));
     const int64_t nb = x->shape[0], h = x->shape[1], wd = x->shape[2], in = x->shape[3];
     const int64_t o = w->shape[0], kh = w->shape[1], kw = w->shape[2];
-    const int64_t hp = h + 2 * (int64_t)p->pad_h, wp = wd + 2 * (int64_t)p->pad_w;
-    if (kh < 1 || kw < 1 || hp < kh || wp < kw)
-        return loom_fail(LOOM_E_INVALID, "conv2d: a %lldx%lld kernel does not fit the padded %lldx%lld input",
-                         (long long)kh, (long long)kw, (long long)hp, (long long)wp);
-    const int64_t ho = (hp - kh) / p->stride_h + 1, wo = (wp - kw) / p->stride_w + 1;
-    const int64_t yshape[4] = {nb, ho, wo, o};
-    LOOM_TRY(loom_cuda_check_shape(op, "y", y, 4, yshape));
-    if (bias) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "bias", bias));
-        LOOM_TRY(loom_cuda_check_shape(op, "bias", bias, 1, &o));
-    }
-    if (residual) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
-        LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
-    }
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1)); /* y == residual: accumulate */
+    const int64_t hp = x->shape[1] + 2 * (int64_t)p->pad_h, wp = x->shape[2] + 2 * (int64_t)p->pad_w;
+    const int64_t ho = y->shape[1], wo = y->shape[2];
     if (loom_tensor_numel(y) == 0) return LOOM_OK;
 
     /* The kernel's pixel and GEMM indices are int (mma_tile.cuh, conv_rows). Each product below

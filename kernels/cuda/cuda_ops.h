@@ -38,6 +38,11 @@ loom_status loom_cuda_check_alias(const char *op, const char *yname, const loom_
  * residual have x's dtype. */
 loom_status loom_cuda_check_linear(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
                                    const loom_tensor *residual, const loom_tensor *y, int64_t *m_out);
+/* Every check of a conv2d call (ops.h): params, operands (x NHWC, w OHWI), the kernel fitting the
+ * padded input, y's shape, bias, residual, extents within int, aliasing (y may be the residual),
+ * one dtype. The CPU op's messages; shared by the own, adapted and vendor convs. */
+loom_status loom_cuda_check_conv(const char *op, const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,
+                                 const loom_tensor *residual, const loom_tensor *y, const loom_conv2d_params *p);
 
 /* ---- the ops (ops.h has each one's contract) ----------------------------- */
 loom_status loom_cuda_linear(const loom_tensor *x, const loom_tensor *w, const loom_tensor *bias,

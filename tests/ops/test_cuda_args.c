@@ -1,5 +1,6 @@
-/* test_cuda_args.c — the CUDA linears (own, adapted, vendor) refuse bad calls with the same
- * one-line messages, before touching the GPU (loom_cuda_check_linear runs on the host), so this
+/* test_cuda_args.c — the CUDA linears and convs (own, adapted, vendor) refuse bad calls with the
+ * same one-line messages, before touching the GPU (loom_cuda_check_linear / _conv run on the
+ * host), so this
  * runs on machines without one. Tensors are descriptors with fake device addresses: a check that
  * let a call through would fault, which the test would report. Also the adapted ops' checks of a
  * LoHa/LoKr term's precomputed ΔW (`dense`, adapter_plan.h) and loom_cuda_ad_term_delta's own
@@ -9,6 +10,9 @@
 
 #include "adapter_dense.h"
 #include "ops.h"
+#ifdef LOOM_HAVE_CUDA
+#include "cuda_ops.h" /* loom_cuda_check_conv, called directly below */
+#endif
 #include "testlib.h"
 
 static loom_tensor dev(uintptr_t addr, loom_dtype dt, int nd, int64_t a, int64_t b, int64_t c)
@@ -62,6 +66,56 @@ static void check(const char *name, linear_fn f)
     EXPECT(f(&x, &w, &bias, NULL, &yover), "y overlaps x");
     x.device = LOOM_HOST;
     EXPECT(f(&x, &w, NULL, NULL, &y), "not on the CUDA device");
+}
+
+static loom_tensor dev4(uintptr_t addr, loom_dtype dt, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    const int64_t s[4] = {a, b, c, d};
+    loom_tensor t = loom_tensor_view((void *)addr, dt, 4, s);
+    t.device = LOOM_CUDA;
+    return t;
+}
+
+typedef loom_status (*conv_fn)(const loom_tensor *, const loom_tensor *, const loom_tensor *, const loom_tensor *,
+                               loom_tensor *, const loom_conv2d_params *);
+
+static loom_status conv_adapted(const loom_tensor *x, const loom_tensor *w, const loom_tensor *b, const loom_tensor *r,
+                                loom_tensor *y, const loom_conv2d_params *p)
+{
+    static const int group_of[2] = {-1, -1};
+    static const loom_ad_group none = {{0}, {0}, {0}, 0, NULL};
+    const loom_ad_plan plan = {2, group_of, 1, &none};
+    return loom_ops_cuda.conv2d_adapted(x, w, b, r, y, p, &plan);
+}
+
+/* x [2, 8, 8, 16] NHWC, w [4, 3, 3, 16] OHWI, pad 1 → y [2, 8, 8, 4]; stride 2 → [2, 4, 4, 4]. */
+static void check_conv(const char *name, conv_fn f)
+{
+    const loom_conv2d_params pad1 = {1, 1, 1, 1}, s2 = {2, 2, 1, 1}, bad_stride = {0, 1, 1, 1}, bad_pad = {1, 1, -1, 0};
+    loom_tensor x = dev4(0x100000, LOOM_F16, 2, 8, 8, 16), w = dev4(0x200000, LOOM_F16, 4, 3, 3, 16);
+    loom_tensor y = dev4(0x300000, LOOM_F16, 2, 8, 8, 4), ys2 = dev4(0x300000, LOOM_F16, 2, 4, 4, 4);
+    loom_tensor bias = dev(0x400000, LOOM_F16, 1, 4, 0, 0), bbad = dev(0x400000, LOOM_F16, 1, 5, 0, 0);
+    loom_tensor wi = dev4(0x200000, LOOM_F16, 4, 3, 3, 15), wbig = dev4(0x200000, LOOM_F16, 4, 11, 11, 16);
+    loom_tensor yover = dev4(0x100010, LOOM_F16, 2, 8, 8, 4), wb = w, x3 = dev(0x100000, LOOM_F16, 3, 2, 64, 16);
+    wb.dtype = LOOM_BF16;
+    if (!strcmp(name, "check")) { /* the shared check itself accepts well-formed calls */
+#ifdef LOOM_HAVE_CUDA
+        T_OK(loom_cuda_check_conv("conv2d", &x, &w, &bias, &y, &y, &pad1));
+        T_OK(loom_cuda_check_conv("conv2d", &x, &w, NULL, NULL, &ys2, &s2));
+#endif
+        return;
+    }
+    EXPECT(f(&x, &w, NULL, NULL, &y, NULL), "params are missing");
+    EXPECT(f(&x, &w, NULL, NULL, &y, &bad_stride), "strides must be >= 1");
+    EXPECT(f(&x, &w, NULL, NULL, &y, &bad_pad), "padding must be >= 0");
+    EXPECT(f(&x3, &w, NULL, NULL, &y, &pad1), "x has 3 dims, want 4 (NHWC)");
+    EXPECT(f(&x, &wi, NULL, NULL, &y, &pad1), "x is [2, 8, 8, 16] but w expects 15 input channels");
+    EXPECT(f(&x, &wbig, NULL, NULL, &y, &pad1), "does not fit x [2, 8, 8, 16] padded by 1x1");
+    EXPECT(f(&x, &w, NULL, NULL, &y, &s2), "y is [2, 8, 8, 4] but should be [2, 4, 4, 4]");
+    EXPECT(f(&x, &w, &bias, NULL, &ys2, &pad1), "y is [2, 4, 4, 4] but should be [2, 8, 8, 4]");
+    EXPECT(f(&x, &w, &bbad, NULL, &y, &pad1), "bias is [5] but should be [4]");
+    EXPECT(f(&x, &wb, NULL, NULL, &y, &pad1), "w is bf16 but x is f16");
+    EXPECT(f(&x, &w, NULL, NULL, &yover, &pad1), "y overlaps x");
 }
 
 /* A HADA term on the module of check(): x [2, 8, 16], W [4, 16], so ΔW is [4, 16]. */
@@ -132,6 +186,10 @@ int main(void)
     check("cuda.linear", loom_ops_cuda.linear);
     check("cuda_vendor.linear", loom_ops_cuda_vendor.linear);
     check("cuda.linear_adapted", adapted);
+    check_conv("check", NULL);
+    check_conv("cuda.conv2d", loom_ops_cuda.conv2d);
+    check_conv("cuda_vendor.conv2d", loom_ops_cuda_vendor.conv2d);
+    check_conv("cuda.conv2d_adapted", conv_adapted);
     check_dense();
     return t_finish("test_cuda_args");
 }

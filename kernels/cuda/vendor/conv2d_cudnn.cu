@@ -113,52 +113,12 @@ loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const
 {
     LOOM_NVTX_RANGE("vendor/conv2d");
     static const char op[] = "conv2d";
-    LOOM_TRY(loom_cuda_check_tensor(op, "x", x));
-    LOOM_TRY(loom_cuda_check_tensor(op, "w", w));
-    LOOM_TRY(loom_cuda_check_tensor(op, "y", y));
-    if (!p) return loom_fail(LOOM_E_INVALID, "conv2d: parameters are missing");
-    if (x->ndim != 4 || w->ndim != 4)
-        return loom_fail(LOOM_E_INVALID, "conv2d: x and w must have 4 dims (NHWC, OHWI); got %d and %d", x->ndim,
-                         w->ndim);
-    if (p->stride_h < 1 || p->stride_w < 1 || p->pad_h < 0 || p->pad_w < 0)
-        return loom_fail(LOOM_E_INVALID, "conv2d: stride %dx%d, padding %dx%d", p->stride_h, p->stride_w, p->pad_h,
-                         p->pad_w);
-    if (w->shape[3] != x->shape[3]) {
-        char xs[96], ws[96];
-        return loom_fail(LOOM_E_INVALID, "conv2d: x is %s but w %s expects %lld input channels",
-                         loom_shape_str(x, xs, sizeof xs), loom_shape_str(w, ws, sizeof ws), (long long)w->shape[3]);
-    }
-    for (int i = 0; i < 4; i++) {
-        LOOM_TRY(loom_cuda_check_int(op, "an x extent", x->shape[i]));
-        LOOM_TRY(loom_cuda_check_int(op, "a w extent", w->shape[i]));
-    }
-    const int64_t hp = x->shape[1] + 2 * (int64_t)p->pad_h, wp = x->shape[2] + 2 * (int64_t)p->pad_w;
-    if (w->shape[1] < 1 || w->shape[2] < 1 || hp < w->shape[1] || wp < w->shape[2])
-        return loom_fail(LOOM_E_INVALID, "conv2d: a %lldx%lld kernel does not fit the padded %lldx%lld input",
-                         (long long)w->shape[1], (long long)w->shape[2], (long long)hp, (long long)wp);
-    const int64_t ho = (hp - w->shape[1]) / p->stride_h + 1, wo = (wp - w->shape[2]) / p->stride_w + 1;
-    const int64_t yshape[4] = {x->shape[0], ho, wo, w->shape[0]};
-    LOOM_TRY(loom_cuda_check_shape(op, "y", y, 4, yshape));
-    if (bias) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "bias", bias));
-        LOOM_TRY(loom_cuda_check_shape(op, "bias", bias, 1, &w->shape[0]));
-    }
-    if (residual) {
-        LOOM_TRY(loom_cuda_check_tensor(op, "residual", residual));
-        LOOM_TRY(loom_cuda_check_shape(op, "residual", residual, 4, yshape));
-    }
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "w", w, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "y", y, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "bias", bias, "x", x));
-    LOOM_TRY(loom_cuda_check_same_dtype(op, "residual", residual, "x", x));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "x", x, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "w", w, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "bias", bias, 0));
-    LOOM_TRY(loom_cuda_check_alias(op, "y", y, "residual", residual, 1));
+    LOOM_TRY(loom_cuda_check_conv(op, x, w, bias, residual, y, p));
+    const int64_t rows = y->shape[0] * y->shape[1] * y->shape[2], n = y->shape[3]; /* y as [N·Ho·Wo, O] */
     if (loom_tensor_numel(y) == 0) return LOOM_OK;
     if (x->shape[3] == 0) /* no input channels: y = bias + residual */
         return loom_vendor_prefill(x->dtype, y->data, bias ? bias->data : nullptr, residual ? residual->data : nullptr,
-                                   yshape[0] * ho * wo, yshape[3]);
+                                   rows, n);
 
     const conv_key key = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3], (int)w->shape[0],
                           (int)w->shape[1], (int)w->shape[2], p->stride_h, p->stride_w, p->pad_h, p->pad_w,
@@ -168,7 +128,7 @@ loom_status loom_vendor_conv2d(const loom_tensor *x, const loom_tensor *w, const
     const int pre = bias || residual;
     if (pre)
         LOOM_TRY(loom_vendor_prefill(x->dtype, y->data, bias ? bias->data : nullptr,
-                                     residual ? residual->data : nullptr, yshape[0] * ho * wo, yshape[3]));
+                                     residual ? residual->data : nullptr, rows, n));
     void *ws = nullptr;
     if (plan->ws_bytes) LOOM_TRY(loom_vendor_workspace(plan->ws_bytes, &ws));
     cudnnHandle_t h;
